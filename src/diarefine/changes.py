@@ -1,0 +1,197 @@
+"""Speaker change points of a set of turns, and the inverse: moving changes back into turns.
+
+Definition (ARCHITECTURE.md): on a 10 ms grid, find the runs where exactly one speaker is
+active. Two consecutive single-speaker runs of different speakers, separated by at most
+2 s of silence or overlap, make one change at the midpoint of what separates them (the
+exact instant if nothing does). Same-speaker turns that touch or overlap are merged first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .rttm import group_by_file, merge_turns
+from .types import Change, Seconds, Turn, quantize_time
+
+#: Grid on which single-speaker runs are found.
+FRAME_S: Seconds = 0.01
+#: Longest silence or overlap between two runs that still makes a change.
+MAX_SEPARATION_S: Seconds = 2.0
+
+
+def to_frame(t: Seconds, frame_s: Seconds = FRAME_S) -> int:
+    """Index of the grid point nearest to ``t`` (halves round up).
+
+    >>> to_frame(6.69), to_frame(0.005), to_frame(0.0049)
+    (669, 1, 0)
+    """
+    return int(np.floor(t / frame_s + 0.5 + 1e-9))
+
+
+def _single_speaker_runs(turns: Sequence[Turn], speakers: list[str], frame_s: Seconds):
+    """Runs of frames where exactly one speaker is active, and the active-speaker count.
+
+    Returns ``(runs, count)`` where ``runs`` is an int array [n_runs, 3] of
+    (first_frame, end_frame_exclusive, speaker_index) and ``count`` [n_frames] is the number
+    of active speakers per frame.
+    """
+    index = {speaker: i for i, speaker in enumerate(speakers)}
+    starts = np.array([to_frame(t.start, frame_s) for t in turns], dtype=np.int64)
+    ends = np.array([to_frame(t.end, frame_s) for t in turns], dtype=np.int64)
+    ids = np.array([index[t.speaker] + 1 for t in turns], dtype=np.int64)
+    n_frames = int(ends.max()) + 1
+    count_delta = np.zeros(n_frames + 1, dtype=np.int64)
+    id_delta = np.zeros(n_frames + 1, dtype=np.int64)
+    np.add.at(count_delta, starts, 1)
+    np.add.at(count_delta, ends, -1)
+    np.add.at(id_delta, starts, ids)
+    np.add.at(id_delta, ends, -ids)
+    count = np.cumsum(count_delta)[:n_frames]
+    id_sum = np.cumsum(id_delta)[:n_frames]
+    label = np.where(count == 1, id_sum - 1, -1)
+    # Run boundaries: wherever the label changes.
+    edges = np.flatnonzero(np.diff(label)) + 1
+    run_starts = np.concatenate([[0], edges])
+    run_ends = np.concatenate([edges, [n_frames]])
+    run_labels = label[run_starts]
+    keep = run_labels >= 0
+    runs = np.stack([run_starts[keep], run_ends[keep], run_labels[keep]], axis=1)
+    return runs, count
+
+
+def file_changes(
+    turns: Sequence[Turn],
+    max_separation_s: Seconds = MAX_SEPARATION_S,
+    frame_s: Seconds = FRAME_S,
+) -> list[Change]:
+    """Change points of one file's turns (merged here), sorted by time."""
+    turns = merge_turns(turns)
+    if not turns:
+        return []
+    file_ids = {t.file_id for t in turns}
+    if len(file_ids) != 1:
+        raise ValueError(f"file_changes expects the turns of one file, got {sorted(file_ids)}")
+    file_id = turns[0].file_id
+    speakers = sorted({t.speaker for t in turns})
+    runs, count = _single_speaker_runs(turns, speakers, frame_s)
+    max_sep_frames = max_separation_s / frame_s + 1e-6
+    changes = []
+    for (_, left_end, left_id), (right_start, _, right_id) in zip(runs[:-1], runs[1:]):
+        if left_id == right_id or right_start - left_end > max_sep_frames:
+            continue
+        n_overlap = int(np.count_nonzero(count[left_end:right_start] >= 2))
+        changes.append(
+            Change(
+                file_id=file_id,
+                time=quantize_time((left_end + right_start) / 2 * frame_s),
+                left_speaker=speakers[left_id],
+                right_speaker=speakers[right_id],
+                left_end=quantize_time(left_end * frame_s),
+                right_start=quantize_time(right_start * frame_s),
+                overlap_s=quantize_time(n_overlap * frame_s),
+            )
+        )
+    return changes
+
+
+def find_changes(
+    turns: Iterable[Turn],
+    max_separation_s: Seconds = MAX_SEPARATION_S,
+    frame_s: Seconds = FRAME_S,
+) -> list[Change]:
+    """Change points of turns from any number of files, sorted by (file id, time).
+
+    >>> [(c.time, c.left_speaker, c.right_speaker) for c in find_changes(
+    ...     [Turn("f", 0, 5, "A"), Turn("f", 6, 9, "B"), Turn("f", 8, 12, "A")])]
+    [(5.5, 'A', 'B'), (8.5, 'B', 'A')]
+    """
+    changes: list[Change] = []
+    for file_turns in group_by_file(turns).values():
+        changes.extend(file_changes(file_turns, max_separation_s, frame_s))
+    return changes
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """Outcome of `move_changes`: the new turns and what happened to each change."""
+
+    turns: list[Turn]
+    applied_times: list[Seconds]  # final time of each change, aligned with the input changes
+    n_moved: int  # changes whose time changed
+    n_clamped: int  # changes that could not go all the way to the requested time
+
+
+def _turn_covering_frame(spans, frame: int, candidates: list[int]) -> int | None:
+    for i in candidates:
+        if spans[i][0] <= frame < spans[i][1]:
+            return i
+    return None
+
+
+def move_changes(
+    turns: Iterable[Turn],
+    changes: Sequence[Change],
+    new_times: Sequence[Seconds],
+    min_duration_s: Seconds = FRAME_S,
+    min_spacing_s: Seconds = FRAME_S,
+    frame_s: Seconds = FRAME_S,
+) -> MoveResult:
+    """Move each change to its new time by shifting the left turn's end and the right turn's start.
+
+    Moving a change by ``delta`` keeps the gap or overlap between the two turns. A move is
+    clamped (and counted) where it would give a turn a duration below ``min_duration_s`` or
+    bring the change within ``min_spacing_s`` of (or past) a neighbouring change of the same
+    file. ``changes`` must be change points of ``turns`` (as from `find_changes`). Changes
+    are applied in time order, each checked against its neighbours' final positions.
+
+    >>> turns = [Turn("f", 0, 5, "A"), Turn("f", 6, 9, "B")]
+    >>> result = move_changes(turns, find_changes(turns), [5.8])
+    >>> [(t.start, t.end) for t in result.turns], result.n_clamped
+    ([(0.0, 5.3), (6.3, 9.0)], 0)
+    """
+    if len(changes) != len(new_times):
+        raise ValueError(f"{len(changes)} changes but {len(new_times)} new times")
+    merged = group_by_file(merge_turns(turns))
+    order_by_file: dict[str, list[int]] = defaultdict(list)
+    for i in sorted(range(len(changes)), key=lambda i: (changes[i].file_id, changes[i].time)):
+        order_by_file[changes[i].file_id].append(i)
+
+    applied = [float(c.time) for c in changes]
+    n_moved = n_clamped = 0
+    out: list[Turn] = []
+    for file_id, file_turns in merged.items():
+        spans = [[t.start, t.end] for t in file_turns]
+        frames = [(to_frame(t.start, frame_s), to_frame(t.end, frame_s)) for t in file_turns]
+        by_speaker: dict[str, list[int]] = defaultdict(list)
+        for i, t in enumerate(file_turns):
+            by_speaker[t.speaker].append(i)
+        order = order_by_file.pop(file_id, [])
+        for rank, ci in enumerate(order):
+            change = changes[ci]
+            left = _turn_covering_frame(frames, to_frame(change.left_end, frame_s) - 1, by_speaker[change.left_speaker])
+            right = _turn_covering_frame(frames, to_frame(change.right_start, frame_s), by_speaker[change.right_speaker])
+            if left is None or right is None:
+                raise ValueError(f"change at {change.time:.3f} s of {file_id!r} does not match these turns")
+            lo = spans[left][0] + min_duration_s - spans[left][1]
+            hi = spans[right][1] - min_duration_s - spans[right][0]
+            if rank > 0:
+                lo = max(lo, applied[order[rank - 1]] + min_spacing_s - change.time)
+            if rank + 1 < len(order):
+                hi = min(hi, changes[order[rank + 1]].time - min_spacing_s - change.time)
+            wanted = float(new_times[ci]) - change.time
+            delta = 0.0 if lo > hi else min(max(wanted, lo), hi)
+            if abs(delta - wanted) > 1e-9:
+                n_clamped += 1
+            if delta != 0.0:
+                n_moved += 1
+                spans[left][1] += delta
+                spans[right][0] += delta
+            applied[ci] = quantize_time(change.time + delta)
+        out.extend(Turn(file_id, s, e, t.speaker, t.channel) for (s, e), t in zip(spans, file_turns))
+    if order_by_file:
+        raise ValueError(f"changes given for file ids with no turns: {sorted(order_by_file)}")
+    return MoveResult(merge_turns(out), applied, n_moved, n_clamped)

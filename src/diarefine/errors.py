@@ -1,0 +1,24 @@
+"""Exceptions for bad input. The CLI turns a `DiarefineError` into a message and exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DiarefineError(Exception):
+    """Base class: an error the user can fix; its message says what and how."""
+
+
+class InputFileError(DiarefineError):
+    """A file given by the user is missing, unreadable, empty or malformed."""
+
+    def __init__(self, path: str | Path, reason: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {reason}")
+
+
+class MismatchError(DiarefineError):
+    """Two inputs that must agree (file ids of reference and hypothesis, ...) do not."""

@@ -1,0 +1,282 @@
+"""Strict RTTM and UEM reading and writing, turn merging, and pyannote.core conversion.
+
+RTTM ``SPEAKER`` line (10 whitespace-separated fields)::
+
+    SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker> <NA> <NA>
+
+UEM line: ``<file> <chan> <start> <end>``. Files may interleave several file ids; readers
+return turns grouped by file id and sorted. Comments (``#`` or ``;;``) and blank lines are
+allowed. Any malformed line raises `InputFileError` naming path, line number and reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pyannote.core import Annotation, Segment, Timeline
+
+from .errors import InputFileError
+from .fileio import atomic_write_text, read_text_lines
+from .types import Region, Seconds, Turn
+
+log = logging.getLogger(__name__)
+
+#: RTTM types of the NIST spec that carry no speaker-turn information; they are skipped.
+IGNORED_RTTM_TYPES = frozenset(
+    {"SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH", "FILLER",
+     "IP", "SU", "CB", "A/P", "EDIT", "SPKR-INFO"}
+)
+N_RTTM_FIELDS = 10
+N_UEM_FIELDS = 4
+
+TurnsByFile = dict[str, list[Turn]]
+RegionsByFile = dict[str, list[Region]]
+
+
+def _is_comment_or_blank(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#") or stripped.startswith(";;")
+
+
+def _parse_seconds(token: str, what: str, source: str, line_no: int) -> Seconds:
+    try:
+        value = float(token)
+    except ValueError:
+        raise InputFileError(source, f"{what} {token!r} is not a number", line_no) from None
+    if not math.isfinite(value):
+        raise InputFileError(source, f"{what} {token!r} is not finite", line_no)
+    if value < 0:
+        raise InputFileError(source, f"{what} {token!r} is negative", line_no)
+    return value
+
+
+def parse_rttm(lines: Iterable[str], source: str = "<string>") -> list[Turn]:
+    """Parse RTTM text lines into turns, in file order (no merging, no sorting).
+
+    >>> parse_rttm(["SPEAKER rec 1 6.690 0.430 <NA> <NA> spk1 <NA> <NA>"])
+    [Turn(file_id='rec', start=6.69, end=7.12, speaker='spk1', channel='1')]
+    """
+    turns: list[Turn] = []
+    n_zero = 0
+    for line_no, line in enumerate(lines, start=1):
+        if _is_comment_or_blank(line):
+            continue
+        fields = line.split()
+        kind = fields[0]
+        if kind in IGNORED_RTTM_TYPES:
+            continue
+        if kind != "SPEAKER":
+            raise InputFileError(
+                source, f"unknown RTTM type {kind!r}; diarization RTTM lines start with SPEAKER", line_no
+            )
+        if len(fields) != N_RTTM_FIELDS:
+            raise InputFileError(
+                source,
+                f"expected {N_RTTM_FIELDS} fields "
+                "(SPEAKER file chan start dur <NA> <NA> speaker <NA> <NA>), "
+                f"got {len(fields)}",
+                line_no,
+            )
+        _, file_id, channel, start_tok, dur_tok = fields[:5]
+        speaker = fields[7]
+        start = _parse_seconds(start_tok, "start time", source, line_no)
+        duration = _parse_seconds(dur_tok, "duration", source, line_no)
+        if speaker == "<NA>":
+            raise InputFileError(source, "speaker label (field 8) is <NA>", line_no)
+        if duration == 0.0:
+            n_zero += 1
+            continue
+        turns.append(Turn(file_id, start, start + duration, speaker, channel))
+    if n_zero:
+        log.warning("%s: skipped %d zero-duration SPEAKER line(s)", source, n_zero)
+    return turns
+
+
+def parse_uem(lines: Iterable[str], source: str = "<string>") -> list[Region]:
+    """Parse UEM text lines (``file chan start end``) into regions, in file order.
+
+    >>> parse_uem(["rec 1 0.0 30.0"])
+    [Region(file_id='rec', start=0.0, end=30.0, channel='1')]
+    """
+    regions: list[Region] = []
+    for line_no, line in enumerate(lines, start=1):
+        if _is_comment_or_blank(line):
+            continue
+        fields = line.split()
+        if len(fields) != N_UEM_FIELDS:
+            raise InputFileError(
+                source, f"expected {N_UEM_FIELDS} UEM fields (file chan start end), got {len(fields)}", line_no
+            )
+        file_id, channel, start_tok, end_tok = fields
+        start = _parse_seconds(start_tok, "start time", source, line_no)
+        end = _parse_seconds(end_tok, "end time", source, line_no)
+        if end <= start:
+            raise InputFileError(source, f"end time {end_tok} is not after start time {start_tok}", line_no)
+        regions.append(Region(file_id, start, end, channel))
+    return regions
+
+
+def format_time(t: Seconds) -> str:
+    """Format seconds with at least 3 and at most 6 decimals (exact on the storage grid).
+
+    >>> format_time(6.69), format_time(0.1234567), format_time(12.0)
+    ('6.690', '0.123457', '12.000')
+    """
+    text = f"{t:.6f}".rstrip("0")
+    decimals = len(text.split(".")[1])
+    return text + "0" * max(0, 3 - decimals)
+
+
+def format_rttm(turns: Iterable[Turn]) -> str:
+    """RTTM text for turns, sorted by file id and time."""
+    return "".join(
+        f"SPEAKER {t.file_id} {t.channel} {format_time(t.start)} {format_time(t.duration)} "
+        f"<NA> <NA> {t.speaker} <NA> <NA>\n"
+        for t in sorted(turns)
+    )
+
+
+def format_uem(regions: Iterable[Region]) -> str:
+    """UEM text for regions, sorted by file id and time."""
+    return "".join(
+        f"{r.file_id} {r.channel} {format_time(r.start)} {format_time(r.end)}\n" for r in sorted(regions)
+    )
+
+
+def group_by_file(items: Iterable[Turn] | Iterable[Region]) -> dict:
+    """Group turns (or regions) by file id; keys and each list sorted."""
+    grouped: dict[str, list] = defaultdict(list)
+    for item in items:
+        grouped[item.file_id].append(item)
+    return {file_id: sorted(grouped[file_id]) for file_id in sorted(grouped)}
+
+
+def read_rttm(path: str | Path, allow_empty: bool = False) -> TurnsByFile:
+    """Read one RTTM file into turns grouped by file id (raw: not merged).
+
+    An RTTM with no SPEAKER line is an error unless ``allow_empty``.
+    """
+    turns = parse_rttm(read_text_lines(path), source=str(path))
+    if not turns and not allow_empty:
+        raise InputFileError(path, "no SPEAKER lines: the RTTM is empty")
+    return group_by_file(turns)
+
+
+def read_uem(path: str | Path) -> RegionsByFile:
+    """Read one UEM file into scored regions grouped by file id."""
+    regions = parse_uem(read_text_lines(path), source=str(path))
+    if not regions:
+        raise InputFileError(path, "no UEM lines: the file is empty")
+    return group_by_file(regions)
+
+
+def write_rttm(turns: Iterable[Turn], path: str | Path) -> None:
+    """Write turns as RTTM (atomically: a temporary file renamed when complete)."""
+    atomic_write_text(path, format_rttm(turns))
+
+
+def write_uem(regions: Iterable[Region], path: str | Path) -> None:
+    """Write scored regions as UEM (atomically)."""
+    atomic_write_text(path, format_uem(regions))
+
+
+def _expand(paths: Sequence[str | Path], suffix: str) -> list[Path]:
+    """Files named directly, plus every ``*suffix`` file inside named folders (sorted)."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.glob(f"*{suffix}"))
+            if not found:
+                raise InputFileError(path, f"folder holds no *{suffix} file")
+            files.extend(found)
+        else:
+            files.append(path)
+    return files
+
+
+def _load_grouped(paths, suffix: str, reader) -> dict:
+    merged: dict[str, list] = {}
+    origin: dict[str, Path] = {}
+    for path in _expand([paths] if isinstance(paths, (str, Path)) else paths, suffix):
+        for file_id, items in reader(path).items():
+            if file_id in merged:
+                raise InputFileError(
+                    path, f"file id {file_id!r} is also in {origin[file_id]}; give each file id in one file only"
+                )
+            merged[file_id] = items
+            origin[file_id] = path
+    return {file_id: merged[file_id] for file_id in sorted(merged)}
+
+
+def load_rttms(paths: str | Path | Sequence[str | Path]) -> TurnsByFile:
+    """Turns by file id from RTTM files and/or folders of ``*.rttm`` files."""
+    return _load_grouped(paths, ".rttm", read_rttm)
+
+
+def load_uems(paths: str | Path | Sequence[str | Path]) -> RegionsByFile:
+    """Scored regions by file id from UEM files and/or folders of ``*.uem`` files."""
+    return _load_grouped(paths, ".uem", read_uem)
+
+
+def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
+    """Merge same-speaker turns of a file that touch or overlap; sorted result.
+
+    >>> merge_turns([Turn("f", 0, 1, "A"), Turn("f", 1, 2, "A"), Turn("f", 1.5, 3, "B")])
+    [Turn(file_id='f', start=0.0, end=2.0, speaker='A', channel='1'), Turn(file_id='f', start=1.5, end=3.0, speaker='B', channel='1')]
+    """
+    by_key: dict[tuple[str, str], list[Turn]] = defaultdict(list)
+    for turn in turns:
+        by_key[(turn.file_id, turn.speaker)].append(turn)
+    merged: list[Turn] = []
+    for same_speaker in by_key.values():
+        same_speaker.sort()
+        current = same_speaker[0]
+        for turn in same_speaker[1:]:
+            if turn.start <= current.end:
+                current = Turn(current.file_id, current.start, max(current.end, turn.end), current.speaker,
+                               current.channel)
+            else:
+                merged.append(current)
+                current = turn
+        merged.append(current)
+    return sorted(merged)
+
+
+def to_annotation(turns: Iterable[Turn], uri: str | None = None) -> Annotation:
+    """pyannote.core `Annotation` of one file's turns (one track per turn)."""
+    turns = list(turns)
+    annotation = Annotation(uri=uri if uri is not None else (turns[0].file_id if turns else None))
+    for track, turn in enumerate(sorted(turns)):
+        annotation[Segment(turn.start, turn.end), track] = turn.speaker
+    return annotation
+
+
+def from_annotation(annotation: Annotation, file_id: str | None = None, channel: str = "1") -> list[Turn]:
+    """Turns of a pyannote.core `Annotation` (file id from its uri unless given)."""
+    file_id = file_id if file_id is not None else annotation.uri
+    if file_id is None:
+        raise ValueError("the annotation has no uri; pass file_id")
+    return sorted(
+        Turn(file_id, segment.start, segment.end, str(label), channel)
+        for segment, _, label in annotation.itertracks(yield_label=True)
+    )
+
+
+def to_timeline(regions: Iterable[Region], uri: str | None = None) -> Timeline:
+    """pyannote.core `Timeline` of scored regions."""
+    regions = list(regions)
+    return Timeline([Segment(r.start, r.end) for r in regions],
+                    uri=uri if uri is not None else (regions[0].file_id if regions else None))
+
+
+def from_timeline(timeline: Timeline, file_id: str | None = None, channel: str = "1") -> list[Region]:
+    """Scored regions of a pyannote.core `Timeline`."""
+    file_id = file_id if file_id is not None else timeline.uri
+    if file_id is None:
+        raise ValueError("the timeline has no uri; pass file_id")
+    return [Region(file_id, s.start, s.end, channel) for s in timeline]

@@ -1,0 +1,100 @@
+"""Frozen records shared by every module: turns, change points, scored regions.
+
+All times are in seconds (`Seconds`). Turn and region times are stored on a 1 microsecond
+grid, RTTM's practical resolution; that makes write -> read round trips exact and keeps
+floating-point noise (``6.69 + 0.43 - 6.69``) out of comparisons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+Seconds = float
+
+#: Resolution on which turn and region times are stored (1 microsecond).
+TIME_RESOLUTION_S: Seconds = 1e-6
+
+
+def quantize_time(t: Seconds) -> Seconds:
+    """Round a time to the 1 microsecond storage grid.
+
+    >>> quantize_time(6.69 + 0.43)
+    7.12
+    """
+    return round(float(t), 6)
+
+
+@dataclass(frozen=True, order=True)
+class Turn:
+    """One speaker turn: an RTTM ``SPEAKER`` line.
+
+    Ordering is by (file_id, start, end, speaker), the order RTTM writers use.
+
+    >>> Turn("rec", 1.0, 2.5, "alice").duration
+    1.5
+    """
+
+    file_id: str
+    start: Seconds
+    end: Seconds
+    speaker: str
+    channel: str = field(default="1", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", quantize_time(self.start))
+        object.__setattr__(self, "end", quantize_time(self.end))
+
+    @property
+    def duration(self) -> Seconds:
+        return quantize_time(self.end - self.start)
+
+
+@dataclass(frozen=True, order=True)
+class Region:
+    """A scored region of a file (one UEM line): [start, end) in seconds."""
+
+    file_id: str
+    start: Seconds
+    end: Seconds
+    channel: str = field(default="1", compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", quantize_time(self.start))
+        object.__setattr__(self, "end", quantize_time(self.end))
+
+    @property
+    def duration(self) -> Seconds:
+        return quantize_time(self.end - self.start)
+
+
+@dataclass(frozen=True, order=True)
+class Change:
+    """A speaker change point (see the definition in ARCHITECTURE.md).
+
+    ``left_end`` is where the earlier single-speaker run stops and ``right_start`` where the
+    later one begins; ``time`` is their midpoint (the same instant when they touch). The
+    region between them is silence, overlapped speech, or both: ``overlap_s`` is how much
+    of it is overlap, so ``gap_s = separation_s - overlap_s`` is silence.
+
+    >>> c = Change("rec", 5.5, "A", "B", left_end=5.0, right_start=6.0)
+    >>> c.separation_s, c.gap_s
+    (1.0, 1.0)
+    """
+
+    file_id: str
+    time: Seconds
+    left_speaker: str
+    right_speaker: str
+    left_end: Seconds
+    right_start: Seconds
+    overlap_s: Seconds = 0.0
+
+    @property
+    def separation_s(self) -> Seconds:
+        """Width of what separates the two speakers' runs (0 for an exact hand-over)."""
+        return quantize_time(self.right_start - self.left_end)
+
+    @property
+    def gap_s(self) -> Seconds:
+        """Width of silence between the two runs."""
+        return quantize_time(self.separation_s - self.overlap_s)
