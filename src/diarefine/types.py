@@ -24,8 +24,23 @@ def quantize_time(t: Seconds) -> Seconds:
     return round(float(t), 6)
 
 
+class _Span:
+    """Shared behaviour of [start, end) records: times on the storage grid, a duration."""
+
+    start: Seconds
+    end: Seconds
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", quantize_time(self.start))
+        object.__setattr__(self, "end", quantize_time(self.end))
+
+    @property
+    def duration(self) -> Seconds:
+        return quantize_time(self.end - self.start)
+
+
 @dataclass(frozen=True, order=True)
-class Turn:
+class Turn(_Span):
     """One speaker turn: an RTTM ``SPEAKER`` line.
 
     Ordering is by (file_id, start, end, speaker), the order RTTM writers use.
@@ -40,31 +55,15 @@ class Turn:
     speaker: str
     channel: str = field(default="1", compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "start", quantize_time(self.start))
-        object.__setattr__(self, "end", quantize_time(self.end))
-
-    @property
-    def duration(self) -> Seconds:
-        return quantize_time(self.end - self.start)
-
 
 @dataclass(frozen=True, order=True)
-class Region:
+class Region(_Span):
     """A scored region of a file (one UEM line): [start, end) in seconds."""
 
     file_id: str
     start: Seconds
     end: Seconds
     channel: str = field(default="1", compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "start", quantize_time(self.start))
-        object.__setattr__(self, "end", quantize_time(self.end))
-
-    @property
-    def duration(self) -> Seconds:
-        return quantize_time(self.end - self.start)
 
 
 @dataclass(frozen=True, order=True)
