@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="DER (collar 0 and md-eval +/-250 ms) and boundary metrics of hypotheses",
                        description="Score one or more hypotheses against a reference. REF and HYP are RTTM files "
                                    "or folders of *.rttm, matched by file id.")
-    p.add_argument("ref", metavar="REF")
-    p.add_argument("hyp", metavar="HYP", nargs="+")
+    p.add_argument("ref", metavar="REF", help="reference RTTM file or folder of *.rttm")
+    p.add_argument("hyp", metavar="HYP", nargs="+", help="hypothesis RTTM file(s) or folder(s), one per system")
     add_common(p)
     p.add_argument("--json", metavar="OUT.json", help="also write every number (pooled and per file) as JSON")
     p.set_defaults(func=cmd_score)
@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="boundary-error report of a system (report.md, report.json, PNG plots)",
                        description="Analyse how far a system's speaker changes are from the reference's. "
                                    "With no REF/HYP, analyses the bundled sample against a jittered copy.")
-    p.add_argument("ref", metavar="REF", nargs="?")
-    p.add_argument("hyp", metavar="HYP", nargs="?")
+    p.add_argument("ref", metavar="REF", nargs="?", help="reference RTTM file or folder of *.rttm")
+    p.add_argument("hyp", metavar="HYP", nargs="?", help="the system's RTTM file or folder of *.rttm")
     add_common(p)
     p.add_argument("--out", default="diarefine_analysis", help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the jittered sample (no-argument run only)")
