@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pyannote.core import Segment, Timeline
+from pyannote.core import Annotation, Segment, Timeline
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 from ..rttm import to_annotation, to_timeline
@@ -67,21 +67,31 @@ def default_uem(reference: Sequence[Turn], hypothesis: Sequence[Turn]) -> Timeli
 
 
 def file_der(
-    reference: Sequence[Turn],
-    hypothesis: Sequence[Turn],
+    reference: Sequence[Turn] | Annotation,
+    hypothesis: Sequence[Turn] | Annotation,
     uem: Sequence[Region] | Timeline | None = None,
     collar_s: Seconds = 0.0,
     skip_overlap: bool = False,
 ) -> DerComponents:
-    """DER components of one file (pyannote.metrics `DiarizationErrorRate`)."""
+    """DER components of one file (pyannote.metrics `DiarizationErrorRate`).
+
+    Turns or ready-made pyannote Annotations (to score one file several ways without
+    rebuilding them); with annotations, ``uem`` must be given.
+    """
     metric = DiarizationErrorRate(collar=collar_s, skip_overlap=skip_overlap)
     if uem is None:
+        if isinstance(reference, Annotation) or isinstance(hypothesis, Annotation):
+            raise ValueError("give a uem when passing annotations")
         uem = default_uem(reference, hypothesis)
     elif not isinstance(uem, Timeline):
         uem = to_timeline(uem)
     if not uem:
         return DerComponents()
-    detail = metric.compute_components(to_annotation(reference), to_annotation(hypothesis), uem=uem)
+    if not isinstance(reference, Annotation):
+        reference = to_annotation(reference)
+    if not isinstance(hypothesis, Annotation):
+        hypothesis = to_annotation(hypothesis)
+    detail = metric.compute_components(reference, hypothesis, uem=uem)
     return DerComponents(
         total_s=float(detail["total"]),
         missed_s=float(detail["missed detection"]),

@@ -16,7 +16,7 @@ from pyannote.core import Segment, Timeline
 
 from ..changes import find_changes
 from ..errors import MismatchError
-from ..rttm import to_timeline
+from ..rttm import to_annotation, to_timeline
 from ..types import Change, Region, Seconds, Turn
 from .boundary import BoundaryMetrics, boundary_metrics
 from .der import DER_CONVENTIONS, DerComponents, DerResult, default_uem, file_der
@@ -86,11 +86,12 @@ def _score_one_file(task) -> tuple[str, dict[str, DerComponents], list[Change], 
     ref_changes = find_changes(ref)
     hyp_changes = find_changes(hyp)
     uem = to_timeline(uem_regions) if uem_regions is not None else default_uem(ref, hyp)
+    ref_annotation, hyp_annotation = to_annotation(ref), to_annotation(hyp)  # built once, scored per spec
     der = {}
     for spec in specs:
         spec_uem = _exclude_around(uem, ref_changes, spec.exclude_change_radius_s) \
             if spec.exclude_change_radius_s > 0 else uem
-        der[spec.name] = file_der(ref, hyp, spec_uem, spec.collar_s)
+        der[spec.name] = file_der(ref_annotation, hyp_annotation, spec_uem, spec.collar_s)
     return file_id, der, ref_changes, hyp_changes
 
 
