@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .metrics.boundary import MATCH_TOLERANCE_S, nearest_distances
+from .metrics.boundary import MATCH_TOLERANCE_S, nearest_distances, offset_histogram
 from .metrics.der import HEADLINE, MDEVAL
 from .metrics.scoring import STANDARD_DER_SPECS, DerSpec, SetScore, score_set
 from .types import Region, Seconds, Turn
@@ -29,9 +29,6 @@ from .types import Region, Seconds, Turn
 NEAR_CHANGE_RADII_S: tuple[Seconds, ...] = (0.25, 0.5)
 #: Distance shares reported for nearest-change distances.
 WITHIN_S: tuple[Seconds, ...] = (0.25, 0.5, 1.0)
-#: Offset histogram: 20 ms bins over [-2, 2] s.
-HISTOGRAM_BIN_S: Seconds = 0.02
-HISTOGRAM_SCHEMA = "diarefine.offset_histogram/1"
 
 
 def _zone_spec(radius_s: Seconds) -> DerSpec:
@@ -107,28 +104,9 @@ class BoundaryAnalysis:
 
     def offset_histogram(self) -> dict:
         """Histogram of matched (hypothesis - reference) offsets: the empirical error model's input."""
-        offsets = self.score.boundary.offsets_s
-        edges = np.round(np.arange(-MATCH_TOLERANCE_S, MATCH_TOLERANCE_S + HISTOGRAM_BIN_S / 2, HISTOGRAM_BIN_S), 6)
-        counts, _ = np.histogram(offsets, bins=edges)
         b = self.score.boundary
-        quantiles = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
-        return {
-            "schema": HISTOGRAM_SCHEMA,
-            "offset_definition": "hypothesis change time - matched reference change time (s); "
-                                 f"one-to-one matching within {b.match_tolerance_s:g} s",
-            "bin_edges_s": edges.tolist(),
-            "counts": counts.astype(int).tolist(),
-            "n_matched": b.n_matched,
-            "n_reference_changes": b.n_ref,
-            "n_hypothesis_changes": b.n_hyp,
-            "false_change_rate": self.no_change_share,
-            "miss_rate": float(np.mean(self.ref_to_hyp_distances_s > MATCH_TOLERANCE_S))
-            if self.ref_to_hyp_distances_s.size else float("nan"),
-            "offset_quantiles_s": {f"{q:g}": float(np.quantile(offsets, q)) if offsets.size else None
-                                   for q in quantiles},
-            "abs_offset_quantiles_s": {f"{q:g}": float(np.quantile(np.abs(offsets), q)) if offsets.size else None
-                                       for q in quantiles},
-        }
+        return offset_histogram(b.offsets_s, self.ref_to_hyp_distances_s, self.hyp_to_ref_distances_s,
+                                b.match_tolerance_s)
 
     def to_dict(self) -> dict:
         return {

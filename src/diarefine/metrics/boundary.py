@@ -272,3 +272,41 @@ def boundary_metrics(
         n_ref=n_ref, n_hyp=n_hyp, n_matched=int(offsets_s.size), match_tolerance_s=match_tolerance_s,
         matched=ErrorSummary.of(np.abs(offsets_s), thresholds_s), detection=tuple(detection), offsets_s=offsets_s,
     )
+
+
+#: Offset histogram: 20 ms bins over [-2, 2] s (the matching tolerance).
+HISTOGRAM_BIN_S: Seconds = 0.02
+HISTOGRAM_SCHEMA = "diarefine.offset_histogram/1"
+HISTOGRAM_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+def offset_histogram(offsets_s: np.ndarray, ref_to_hyp_s: np.ndarray, hyp_to_ref_s: np.ndarray,
+                     tolerance_s: Seconds = MATCH_TOLERANCE_S) -> dict:
+    """The ``diarefine.offset_histogram/1`` record: matched (hyp - ref) offsets in 20 ms bins over
+    [-tolerance, tolerance], the share of hypothesis changes with no reference change within the
+    tolerance (``false_change_rate``), the share of reference changes with no hypothesis change
+    within it (``miss_rate``), and quantiles. ``*_to_*_s`` are nearest-change distances."""
+    offsets_s = np.asarray(offsets_s, dtype=float)
+    edges = np.round(np.arange(-tolerance_s, tolerance_s + HISTOGRAM_BIN_S / 2, HISTOGRAM_BIN_S), 6)
+    counts, _ = np.histogram(offsets_s, bins=edges)
+
+    def quantiles(x: np.ndarray) -> dict:
+        return {f"{q:g}": float(np.quantile(x, q)) if x.size else None for q in HISTOGRAM_QUANTILES}
+
+    def share_beyond(d: np.ndarray) -> float:
+        return float(np.mean(d > tolerance_s)) if d.size else float("nan")
+
+    return {
+        "schema": HISTOGRAM_SCHEMA,
+        "offset_definition": "hypothesis change time - matched reference change time (s); "
+                             f"one-to-one matching within {tolerance_s:g} s",
+        "bin_edges_s": edges.tolist(),
+        "counts": counts.astype(int).tolist(),
+        "n_matched": int(offsets_s.size),
+        "n_reference_changes": int(np.size(ref_to_hyp_s)),
+        "n_hypothesis_changes": int(np.size(hyp_to_ref_s)),
+        "false_change_rate": share_beyond(np.asarray(hyp_to_ref_s)),
+        "miss_rate": share_beyond(np.asarray(ref_to_hyp_s)),
+        "offset_quantiles_s": quantiles(offsets_s),
+        "abs_offset_quantiles_s": quantiles(np.abs(offsets_s)),
+    }

@@ -1,0 +1,87 @@
+"""A torch ``Dataset`` over one or more cache files (shards), read lazily, and its collate function.
+
+h5py handles are opened on first access in each process (DataLoader workers fork or spawn
+after the dataset is built), never shared across processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DiarefineError
+from .cache import check_config, read_config
+
+#: Per-window fields a model batch uses; metadata fields come along for evaluation.
+TENSOR_FIELDS = ("features", "mask", "left_emb", "right_emb", "offset_s", "has_change")
+META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "source", "center_s", "change_index")
+
+
+class WindowDataset(Dataset):
+    """Windows of cache file(s); item i is a dict of numpy arrays (see `collate_windows`).
+
+    ``expected`` (a cache config, e.g. from a checkpoint) makes it refuse caches built otherwise;
+    several shards must share one config.
+    """
+
+    def __init__(self, paths: str | Path | Sequence[str | Path], expected: dict | None = None) -> None:
+        self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+        if not self.paths:
+            raise DiarefineError("no cache files given")
+        configs = [check_config(p, expected) if expected else read_config(p) for p in self.paths]
+        base = {k: v for k, v in configs[0].items() if k != "shard"}
+        for path, cfg in zip(self.paths[1:], configs[1:]):
+            if {k: v for k, v in cfg.items() if k != "shard"} != base:
+                raise DiarefineError(f"{path}: built with other settings than {self.paths[0]}; shards must match")
+        self.config = base
+        sizes = []
+        for p in self.paths:
+            with h5py.File(p, "r") as h5:
+                sizes.append(len(h5["offset_s"]))
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self._handles: dict[int, h5py.File] = {}
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _file(self, k: int) -> h5py.File:
+        if k not in self._handles:
+            self._handles[k] = h5py.File(self.paths[k], "r")
+        return self._handles[k]
+
+    def __getitem__(self, i: int) -> dict[str, np.ndarray]:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = int(np.searchsorted(self.offsets, i, side="right") - 1)
+        h5, row = self._file(k), i - int(self.offsets[k])
+        return {name: h5[name][row] for name in TENSOR_FIELDS + META_FIELDS}
+
+    def column(self, name: str) -> np.ndarray:
+        """One per-window field for all windows (e.g. ``difficulty`` for stratified reports)."""
+        return np.concatenate([self._file(k)[name][:] for k in range(len(self.paths))])
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_handles"] = {}
+        return state
+
+    def __del__(self) -> None:
+        for h in self._handles.values():
+            try:
+                h.close()
+            except Exception:  # interpreter shutdown: h5py may already be gone
+                pass
+
+
+def collate_windows(items: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Stack items into a batch: features [B, T, D] float32, mask [B, T] bool, left_emb / right_emb
+    [B, E] float32, offset_s [B] float32 (0 where no change), has_change [B] bool, plus metadata."""
+    batch = {name: torch.from_numpy(np.stack([it[name] for it in items])) for name in TENSOR_FIELDS + META_FIELDS}
+    batch["features"] = batch["features"].float()
+    batch["offset_s"] = torch.nan_to_num(batch["offset_s"], nan=0.0)
+    return batch

@@ -1,0 +1,9 @@
+"""Speaker embeddings: a registry (``resemblyzer`` default, ``wespeaker-onnx``, ``dummy``) and the
+per-file speaker profiles that give each window its left / right speaker embeddings."""
+
+from . import dummy, resemblyzer, wespeaker_onnx  # noqa: F401  (register; heavy imports are lazy)
+from .base import (DEFAULT_EMBEDDER, EMBEDDERS, ProfileConfig, SpeakerChunks, SpeakerEmbedder, SpeakerEmbedding,
+                   build_embedder, window_embedding)
+
+__all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "ProfileConfig", "SpeakerChunks", "SpeakerEmbedder",
+           "SpeakerEmbedding", "build_embedder", "window_embedding"]

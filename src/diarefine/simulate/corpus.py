@@ -1,0 +1,209 @@
+"""``diarefine simulate``: a corpus of simulated conversations (audio/, rttm/, uem/, manifest.json).
+
+Deterministic by seed: conversation i of split k draws everything from
+``default_rng([seed, k, i])``, so the output does not depend on the number of workers.
+Speakers can be split into disjoint train / dev / test sets (``splits``); each split is a
+folder with the same layout. The corpus is written under a temporary name and renamed
+into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import soundfile as sf
+
+from ..audio import SAMPLE_RATE
+from ..changes import find_changes
+from ..config import to_dict
+from ..errors import DiarefineError
+from ..rttm import write_rttm, write_uem
+from ..types import Region
+from .acoustics import add_noise, coloured_noise, looped, reverberate, synthetic_rir
+from .conversation import TurnTaking, build_conversation
+from .sources import find_speech_files, load_source
+
+MANIFEST_SCHEMA = "diarefine.simulation/1"
+
+
+@dataclass(frozen=True)
+class Acoustics:
+    speaker_gain_db: tuple[float, float] = (-6.0, 0.0)
+    noise: Literal["none", "coloured", "recorded"] = "none"
+    noise_dir: str = ""  # folder of noise recordings for noise = "recorded"
+    snr_db: tuple[float, float] = (10.0, 30.0)
+    reverb_prob: float = 0.0
+    rt60_s: tuple[float, float] = (0.2, 0.7)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    num_conversations: int = 100
+    seed: int = 0
+    speaker_regex: str = ""
+    splits: tuple[tuple[str, float], ...] = ()  # e.g. (("train", 0.8), ("dev", 0.1), ("test", 0.1))
+    turn_taking: TurnTaking = field(default_factory=TurnTaking)
+    acoustics: Acoustics = field(default_factory=Acoustics)
+
+
+def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
+    """``"train=0.8,dev=0.1,test=0.1"`` -> (("train", 0.8), ...); shares must sum to 1.
+
+    >>> parse_splits("train=8,dev=1,test=1")
+    (('train', 0.8), ('dev', 0.1), ('test', 0.1))
+    """
+    try:
+        pairs = [(name.strip(), float(share)) for name, share in (item.split("=") for item in text.split(","))]
+    except ValueError:
+        raise DiarefineError(f"--splits {text!r}: expected NAME=SHARE,NAME=SHARE (e.g. train=0.8,dev=0.1,test=0.1)") from None
+    total = sum(share for _, share in pairs)
+    if total <= 0 or any(share < 0 for _, share in pairs) or len({n for n, _ in pairs}) != len(pairs):
+        raise DiarefineError(f"--splits {text!r}: shares must be non-negative with distinct names")
+    return tuple((name, round(share / total, 6)) for name, share in pairs)
+
+
+def _allocate(n: int, shares: list[float]) -> list[int]:
+    """Split n items by shares (largest remainder), at least one per positive share when n allows."""
+    raw = np.array(shares) * n
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts))[: n - counts.sum()]:
+        counts[i] += 1
+    for i in range(len(counts)):
+        if shares[i] > 0 and counts[i] == 0 and counts.max() > 1:
+            counts[i] += 1
+            counts[np.argmax(counts)] -= 1
+    return counts.tolist()
+
+
+@dataclass(frozen=True)
+class Job:
+    split_index: int
+    index: int
+    file_id: str
+    out_dir: str
+    speaker_files: dict
+
+
+def _render(job: Job, config: SimulationConfig, noise_files: list[str]) -> dict:
+    """Build, render and write one conversation; returns its manifest entry."""
+    rng = np.random.default_rng([config.seed, job.split_index, job.index, 1])
+    tt, ac = config.turn_taking, config.acoustics
+    conv = build_conversation(job.file_id, {s: [Path(f) for f in fs] for s, fs in job.speaker_files.items()}, tt, rng)
+    if not conv.placements:
+        raise DiarefineError(f"{job.file_id}: the speakers' recordings hold no detectable speech")
+    gains = {s: float(rng.uniform(*ac.speaker_gain_db)) for s in conv.speakers}
+    tracks = conv.speaker_tracks(gains)
+    if ac.reverb_prob > 0 and rng.random() < ac.reverb_prob:
+        tracks = {s: reverberate(t, synthetic_rir(rng.uniform(*ac.rt60_s), rng)) for s, t in tracks.items()}
+    mix = np.sum(list(tracks.values()), axis=0)
+    turns = conv.turns(tt.split_pause_s)
+    speech = np.zeros(len(mix), bool)
+    for t in turns:
+        speech[int(t.start * SAMPLE_RATE): int(t.end * SAMPLE_RATE)] = True
+    snr = None
+    if ac.noise != "none":
+        snr = float(rng.uniform(*ac.snr_db))
+        if ac.noise == "coloured":
+            noise = coloured_noise(len(mix), float(rng.uniform(0.0, 2.0)), rng)
+        else:
+            noise = looped(load_source(Path(noise_files[rng.integers(len(noise_files))])).samples, len(mix), rng)
+        mix = add_noise(mix, noise, snr, speech)
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    if peak > 0.95:
+        mix *= 0.95 / peak
+    out = Path(job.out_dir)
+    sf.write(out / "audio" / f"{job.file_id}.wav", mix, SAMPLE_RATE, subtype="PCM_16")
+    write_rttm(turns, out / "rttm" / f"{job.file_id}.rttm")
+    duration = len(mix) / SAMPLE_RATE
+    write_uem([Region(job.file_id, 0.0, round(duration, 6))], out / "uem" / f"{job.file_id}.uem")
+    return {"file_id": job.file_id, "speakers": conv.speakers, "duration_s": round(duration, 3),
+            "n_turns": len(turns), "n_changes": len(find_changes(turns)), "snr_db": snr,
+            "sources": sorted({str(p.piece.source.path) for p in conv.placements})}
+
+
+def _render_star(args) -> dict:
+    return _render(*args)
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    out_dir: Path
+    conversations: list[dict]
+
+    @property
+    def total_duration_s(self) -> float:
+        return float(sum(c["duration_s"] for c in self.conversations))
+
+
+def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: SimulationConfig = SimulationConfig(),
+                    workers: int = 1, overwrite: bool = False, progress=None) -> SimulationSummary:
+    """Simulate ``config.num_conversations`` conversations from the recordings under ``speech_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise DiarefineError(f"{out_dir}: output folder exists and is not empty (choose another or pass --overwrite)")
+    if config.num_conversations < 1:
+        raise DiarefineError("--num-conversations must be at least 1")
+    by_speaker = find_speech_files(speech_dir, config.speaker_regex or None)
+    lo_spk = config.turn_taking.n_speakers[0]
+    splits = config.splits or (("", 1.0),)
+    names = sorted(by_speaker)
+    order = np.random.default_rng([config.seed, 0]).permutation(len(names))
+    speaker_counts = _allocate(len(names), [share for _, share in splits])
+    conv_counts = _allocate(config.num_conversations, [share for _, share in splits])
+    noise_files = []
+    if config.acoustics.noise == "recorded":
+        noise_files = [str(p) for files in find_speech_files(config.acoustics.noise_dir).values() for p in files]
+    tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    jobs, split_speakers, start = [], {}, 0
+    for k, ((split, _), n_spk, n_conv) in enumerate(zip(splits, speaker_counts, conv_counts)):
+        speakers = sorted(names[i] for i in order[start:start + n_spk])
+        start += n_spk
+        split_speakers[split or "all"] = speakers
+        if n_conv and len(speakers) < lo_spk:
+            raise DiarefineError(f"split {split or 'all'!r} has {len(speakers)} speaker(s); a conversation needs "
+                                 f"at least {lo_spk} (give more speakers or other --splits)")
+        folder = tmp / split if split else tmp
+        for sub in ("audio", "rttm", "uem"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n_conv):
+            rng = np.random.default_rng([config.seed, k, i])
+            n = min(int(rng.integers(lo_spk, config.turn_taking.n_speakers[1] + 1)), len(speakers))
+            chosen = sorted(rng.choice(speakers, size=n, replace=False).tolist())
+            file_id = f"{split or 'sim'}{i:05d}"
+            jobs.append(Job(k, i, file_id, str(folder), {s: [str(p) for p in by_speaker[s]] for s in chosen}))
+    try:
+        args = [(job, config, noise_files) for job in jobs]
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                entries = []
+                for entry in pool.map(_render_star, args, chunksize=4):
+                    entries.append(entry)
+                    if progress:
+                        progress(len(entries))
+        else:
+            entries = []
+            for a in args:
+                entries.append(_render_star(a))
+                if progress:
+                    progress(len(entries))
+        manifest = {"schema": MANIFEST_SCHEMA, "speech_dir": str(speech_dir), "config": to_dict(config),
+                    "speakers": split_speakers, "conversations": entries}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return SimulationSummary(out_dir, entries)
+
+
+__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits",
+           "simulate_corpus"]

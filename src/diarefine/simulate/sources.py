@@ -1,0 +1,122 @@
+"""Single-speaker source recordings: discovery by speaker, speech activity, low-energy cut points.
+
+A folder is searched recursively for audio files. The speaker of a file is its name's first
+field (LibriSpeech ``103-1240-0000.flac`` -> ``103``), or group ``speaker`` (else group 1) of a
+``speaker_regex`` matched against the path relative to the folder.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..audio import SAMPLE_RATE, load_audio
+from ..errors import DiarefineError, InputFileError
+
+AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".sph"}
+#: Speech-activity frames: 20 ms windows every 10 ms.
+ACTIVITY_HOP_S = 0.01
+ACTIVITY_WIN_S = 0.02
+#: A pause (run of low-energy frames) at least this long is a place where speech may be cut.
+MIN_PAUSE_S = 0.1
+
+
+def speaker_of(relative: Path, speaker_regex: re.Pattern | None) -> str | None:
+    """The speaker label of a file (see the module docstring); None if the regex does not match.
+
+    >>> speaker_of(Path("103/1240/103-1240-0000.flac"), None)
+    '103'
+    >>> speaker_of(Path("spk_07/take2.wav"), re.compile(r"spk_(?P<speaker>\\d+)/"))
+    '07'
+    """
+    if speaker_regex is None:
+        return re.split(r"[-_.\s]", relative.name, maxsplit=1)[0]
+    match = speaker_regex.search(relative.as_posix())
+    if match is None:
+        return None
+    return match.group("speaker") if "speaker" in match.groupdict() else match.group(1)
+
+
+def find_speech_files(root: str | Path, speaker_regex: str | None = None) -> dict[str, list[Path]]:
+    """Speaker -> sorted audio files under ``root`` (recursive)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputFileError(root, "speech folder not found")
+    pattern = None
+    if speaker_regex:
+        try:
+            pattern = re.compile(speaker_regex)
+        except re.error as exc:
+            raise DiarefineError(f"--speaker-regex {speaker_regex!r} is not a valid regular expression ({exc})") from None
+    by_speaker: dict[str, list[Path]] = {}
+    for path in sorted(root.rglob("*")):
+        if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
+            continue
+        speaker = speaker_of(path.relative_to(root), pattern)
+        if speaker:
+            by_speaker.setdefault(speaker, []).append(path)
+    if not by_speaker:
+        raise InputFileError(root, f"no audio files ({', '.join(sorted(AUDIO_SUFFIXES))}) with a speaker label found")
+    return by_speaker
+
+
+@dataclass(frozen=True)
+class SourceRecording:
+    """One source file at 16 kHz with its frame-level speech activity (10 ms frames)."""
+
+    path: Path
+    samples: np.ndarray  # [N] float32
+    active: np.ndarray  # [F] bool, frame f covers [f * 10 ms, (f + 1) * 10 ms)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+    def cut_points_s(self) -> np.ndarray:
+        """Centres of pauses of at least MIN_PAUSE_S (s), sorted: where speech may be cut."""
+        quiet = np.concatenate([[False], ~self.active, [False]])
+        edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+        starts, ends = edges[0::2], edges[1::2]
+        long_enough = (ends - starts) * ACTIVITY_HOP_S >= MIN_PAUSE_S
+        return (starts[long_enough] + ends[long_enough]) / 2 * ACTIVITY_HOP_S
+
+    def speech_extent(self, start_s: float, end_s: float) -> tuple[float, float] | None:
+        """First and last active instant within [start_s, end_s) (s), None if all quiet."""
+        lo, hi = int(round(start_s / ACTIVITY_HOP_S)), int(round(end_s / ACTIVITY_HOP_S))
+        idx = np.flatnonzero(self.active[lo:hi])
+        if idx.size == 0:
+            return None
+        return (lo + idx[0]) * ACTIVITY_HOP_S, (lo + idx[-1] + 1) * ACTIVITY_HOP_S
+
+    def pauses_within(self, start_s: float, end_s: float, min_pause_s: float) -> list[tuple[float, float]]:
+        """Quiet runs of at least ``min_pause_s`` strictly inside [start_s, end_s) (s)."""
+        lo, hi = int(round(start_s / ACTIVITY_HOP_S)), int(round(end_s / ACTIVITY_HOP_S))
+        quiet = np.concatenate([[False], ~self.active[lo:hi], [False]])
+        edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+        out = []
+        for s, e in zip(edges[0::2], edges[1::2]):
+            if s > 0 and e < hi - lo and (e - s) * ACTIVITY_HOP_S >= min_pause_s:
+                out.append(((lo + s) * ACTIVITY_HOP_S, (lo + e) * ACTIVITY_HOP_S))
+        return out
+
+
+def speech_activity(samples: np.ndarray) -> np.ndarray:
+    """Energy-based activity [F] of 10 ms frames: frame dB above max(p99 - 35 dB, p10 + 6 dB)."""
+    hop, win = int(ACTIVITY_HOP_S * SAMPLE_RATE), int(ACTIVITY_WIN_S * SAMPLE_RATE)
+    n_frames = len(samples) // hop
+    padded = np.pad(samples, (0, max(0, n_frames * hop + win - len(samples))))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win)[::hop][:n_frames]
+    db = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    threshold = max(np.percentile(db, 99) - 35.0, np.percentile(db, 10) + 6.0)
+    return db > threshold
+
+
+@lru_cache(maxsize=64)
+def load_source(path: Path) -> SourceRecording:
+    """Load (and cache) a source file with its speech activity."""
+    samples = load_audio(path)
+    return SourceRecording(path, samples, speech_activity(samples))
