@@ -30,6 +30,7 @@ class WindowDataset(Dataset):
     """
 
     def __init__(self, paths: str | Path | Sequence[str | Path], expected: dict | None = None) -> None:
+        self._handles: dict[int, h5py.File] = {}
         self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
         if not self.paths:
             raise DiarefineError("no cache files given")
@@ -44,7 +45,6 @@ class WindowDataset(Dataset):
             with h5py.File(p, "r") as h5:
                 sizes.append(len(h5["offset_s"]))
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self._handles: dict[int, h5py.File] = {}
 
     def __len__(self) -> int:
         return int(self.offsets[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,11 @@ class ResemblyzerEmbedder(SpeakerEmbedder):
         super().__init__(config)
         try:
             import torch
-            from resemblyzer import VoiceEncoder
+
+            with warnings.catch_warnings():  # its scipy / pkg_resources imports are deprecated upstream
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", UserWarning)
+                from resemblyzer import VoiceEncoder
         except ImportError as exc:
             raise DiarefineError(f"the resemblyzer embedder cannot be imported ({exc}): {INSTALL_HINT}") from None
         if self.config.weights and not Path(self.config.weights).is_file():

@@ -286,7 +286,7 @@ def offset_histogram(offsets_s: np.ndarray, ref_to_hyp_s: np.ndarray, hyp_to_ref
     [-tolerance, tolerance], the share of hypothesis changes with no reference change within the
     tolerance (``false_change_rate``), the share of reference changes with no hypothesis change
     within it (``miss_rate``), and quantiles. ``*_to_*_s`` are nearest-change distances."""
-    offsets_s = np.asarray(offsets_s, dtype=float)
+    offsets_s = np.round(np.asarray(offsets_s, dtype=float), 6)  # the 1 us time grid: exact bin edges
     edges = np.round(np.arange(-tolerance_s, tolerance_s + HISTOGRAM_BIN_S / 2, HISTOGRAM_BIN_S), 6)
     counts, _ = np.histogram(offsets_s, bins=edges)
 

@@ -142,26 +142,14 @@ class SimulationSummary:
         return float(sum(c["duration_s"] for c in self.conversations))
 
 
-def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: SimulationConfig = SimulationConfig(),
-                    workers: int = 1, overwrite: bool = False, progress=None) -> SimulationSummary:
-    """Simulate ``config.num_conversations`` conversations from the recordings under ``speech_dir``."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise DiarefineError(f"{out_dir}: output folder exists and is not empty (choose another or pass --overwrite)")
-    if config.num_conversations < 1:
-        raise DiarefineError("--num-conversations must be at least 1")
-    by_speaker = find_speech_files(speech_dir, config.speaker_regex or None)
-    lo_spk = config.turn_taking.n_speakers[0]
+def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp: Path) -> tuple[list[Job], dict]:
+    """Split speakers and conversations, choose each conversation's speakers; make the split folders."""
+    lo_spk, hi_spk = config.turn_taking.n_speakers
     splits = config.splits or (("", 1.0),)
     names = sorted(by_speaker)
     order = np.random.default_rng([config.seed, 0]).permutation(len(names))
     speaker_counts = _allocate(len(names), [share for _, share in splits])
     conv_counts = _allocate(config.num_conversations, [share for _, share in splits])
-    noise_files = []
-    if config.acoustics.noise == "recorded":
-        noise_files = [str(p) for files in find_speech_files(config.acoustics.noise_dir).values() for p in files]
-    tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     jobs, split_speakers, start = [], {}, 0
     for k, ((split, _), n_spk, n_conv) in enumerate(zip(splits, speaker_counts, conv_counts)):
         speakers = sorted(names[i] for i in order[start:start + n_spk])
@@ -175,25 +163,46 @@ def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: Simulat
             (folder / sub).mkdir(parents=True, exist_ok=True)
         for i in range(n_conv):
             rng = np.random.default_rng([config.seed, k, i])
-            n = min(int(rng.integers(lo_spk, config.turn_taking.n_speakers[1] + 1)), len(speakers))
+            n = min(int(rng.integers(lo_spk, hi_spk + 1)), len(speakers))
             chosen = sorted(rng.choice(speakers, size=n, replace=False).tolist())
-            file_id = f"{split or 'sim'}{i:05d}"
-            jobs.append(Job(k, i, file_id, str(folder), {s: [str(p) for p in by_speaker[s]] for s in chosen}))
+            jobs.append(Job(k, i, f"{split or 'sim'}{i:05d}", str(folder),
+                            {s: [str(p) for p in by_speaker[s]] for s in chosen}))
+    return jobs, split_speakers
+
+
+def _run_jobs(jobs: list[Job], config: SimulationConfig, noise_files: list[str], workers: int, progress) -> list[dict]:
+    args = [(job, config, noise_files) for job in jobs]
+    entries: list[dict] = []
+    pool = ProcessPoolExecutor(workers) if workers > 1 else None
     try:
-        args = [(job, config, noise_files) for job in jobs]
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                entries = []
-                for entry in pool.map(_render_star, args, chunksize=4):
-                    entries.append(entry)
-                    if progress:
-                        progress(len(entries))
-        else:
-            entries = []
-            for a in args:
-                entries.append(_render_star(a))
-                if progress:
-                    progress(len(entries))
+        results = pool.map(_render_star, args, chunksize=4) if pool else map(_render_star, args)
+        for entry in results:
+            entries.append(entry)
+            if progress:
+                progress(len(entries))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return entries
+
+
+def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: SimulationConfig = SimulationConfig(),
+                    workers: int = 1, overwrite: bool = False, progress=None) -> SimulationSummary:
+    """Simulate ``config.num_conversations`` conversations from the recordings under ``speech_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise DiarefineError(f"{out_dir}: output folder exists and is not empty (choose another or pass --overwrite)")
+    if config.num_conversations < 1:
+        raise DiarefineError("--num-conversations must be at least 1")
+    by_speaker = find_speech_files(speech_dir, config.speaker_regex or None)
+    noise_files = []
+    if config.acoustics.noise == "recorded":
+        noise_files = [str(p) for files in find_speech_files(config.acoustics.noise_dir).values() for p in files]
+    tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        jobs, split_speakers = _plan_jobs(by_speaker, config, tmp)
+        entries = _run_jobs(jobs, config, noise_files, workers, progress)
         manifest = {"schema": MANIFEST_SCHEMA, "speech_dir": str(speech_dir), "config": to_dict(config),
                     "speakers": split_speakers, "conversations": entries}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
@@ -205,5 +214,4 @@ def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: Simulat
     return SimulationSummary(out_dir, entries)
 
 
-__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits",
-           "simulate_corpus"]
+__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits", "simulate_corpus"]
