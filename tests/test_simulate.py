@@ -108,3 +108,16 @@ def test_simulate_cli_writes_a_corpus(speech_dir: Path, tmp_path: Path, capsys) 
     assert len(list((tmp_path / "sim" / "rttm").glob("*.rttm"))) == 2
     assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "sim"), "--num-conversations", "2"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_simulate_reads_a_toml_config_and_refuses_typos(speech_dir: Path, tmp_path: Path, capsys) -> None:
+    good = tmp_path / "sim.toml"
+    good.write_text("[simulate]\nnum_conversations = 1\n[simulate.turn_taking]\nn_speakers = [2, 2]\n"
+                    "overlap_prob = 0.0\n")
+    assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "sim"), "--config", str(good)]) == 0
+    manifest = json.loads((tmp_path / "sim" / "manifest.json").read_text())
+    assert len(manifest["conversations"]) == 1 and len(manifest["conversations"][0]["speakers"]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[simulate.turn_taking]\noverlap_prb = 0.1\n")
+    assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "x"), "--config", str(bad)]) == 2
+    assert "unknown key 'overlap_prb'" in capsys.readouterr().err

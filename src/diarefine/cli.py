@@ -141,7 +141,10 @@ def _config_from_toml(path: str | None, cls, section: str):
 
     if path is None:
         return cls()
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     from .fileio import read_text_lines
 
