@@ -95,3 +95,10 @@ def test_fit_errors_and_perturb_cli(tmp_path: Path, capsys) -> None:
     assert set(read_rttm(tmp_path / "p.rttm")) == {"f"}
     assert main(["perturb", str(ref), "-o", str(tmp_path / "q.rttm"), "--error-model", "nope"]) == 2
     assert "error model not found" in capsys.readouterr().err and not (tmp_path / "q.rttm").exists()
+
+
+def test_perturb_fits_spurious_segments_into_turns_that_are_just_long_enough() -> None:
+    ref = _turns("tight", [round(1.3 * i, 6) for i in range(41)], "AB" * 20)  # every turn 1.3 s = the minimum host
+    model = EmpiricalErrors("e", false_change_rate=0.6, bin_edges_s=(-0.01, 0.01), counts=(1,))
+    hyp, stats = perturb(ref, model, seed=0)
+    assert stats.n_spurious_segments > 5 and all(t.end > t.start for t in hyp)

@@ -62,7 +62,8 @@ def _add_spurious(turns: list[Turn], n_segments: int, rng: np.random.Generator) 
         i = hosts[rng.choice(len(hosts), p=weights / weights.sum())]
         host = turns[i]
         duration = min(rng.uniform(lo_d, hi_d), host.duration - 2 * SPURIOUS_MARGIN_S)
-        start = quantize_time(rng.uniform(host.start + SPURIOUS_MARGIN_S, host.end - SPURIOUS_MARGIN_S - duration))
+        earliest = host.start + SPURIOUS_MARGIN_S
+        start = quantize_time(rng.uniform(earliest, max(earliest, host.end - SPURIOUS_MARGIN_S - duration)))
         end = quantize_time(start + duration)
         others = [s for s in speakers if s != host.speaker] or [SPURIOUS_LABEL]
         label = others[rng.integers(len(others))]
