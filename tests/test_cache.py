@@ -176,3 +176,19 @@ def test_prepare_cli_and_config_typos(corpus: Path, tmp_path: Path, capsys) -> N
     with pytest.raises(MismatchError):
         from diarefine.data.corpus import match_recordings
         match_recordings({}, {"x": [Turn("x", 0, 1, "A")]}, None, "r.rttm")
+
+
+def test_lhotse_manifests_give_the_same_recordings_as_the_folder(corpus: Path, tmp_path: Path) -> None:
+    lhotse = pytest.importorskip("lhotse")
+    from diarefine.data import from_lhotse
+
+    folder = discover_corpus(corpus)
+    recordings = lhotse.RecordingSet.from_recordings(
+        lhotse.Recording.from_file(r.audio, recording_id=r.file_id) for r in folder)
+    supervisions = lhotse.SupervisionSet.from_segments(
+        lhotse.SupervisionSegment(f"{t.file_id}-{i}", t.file_id, t.start, t.duration, speaker=t.speaker)
+        for r in folder for i, t in enumerate(r.turns))
+    recordings.to_file(tmp_path / "recordings.jsonl.gz")
+    supervisions.to_file(tmp_path / "supervisions.jsonl.gz")
+    from_manifest = from_lhotse(tmp_path / "recordings.jsonl.gz", tmp_path / "supervisions.jsonl.gz")
+    assert [(r.file_id, r.audio, r.turns) for r in from_manifest] == [(r.file_id, r.audio, r.turns) for r in folder]

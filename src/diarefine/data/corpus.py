@@ -83,7 +83,7 @@ def from_lhotse(recordings_manifest: str | Path, supervisions_manifest: str | Pa
     try:
         from lhotse import RecordingSet, SupervisionSet
     except ImportError:
-        raise DiarefineError("reading lhotse manifests needs lhotse: pip install lhotse") from None
+        raise DiarefineError("reading lhotse manifests needs lhotse: pip install 'diarefine[lhotse]'") from None
     recs = RecordingSet.from_file(str(recordings_manifest))
     sups = SupervisionSet.from_file(str(supervisions_manifest))
     audio, turns = {}, {}
