@@ -216,6 +216,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from .data import PrepareConfig, discover_corpus, from_lhotse, parse_shard, prepare_cache
+    from .data.prepare import shard_recordings
 
     config = _config_from_toml(args.config, PrepareConfig, "prepare")
     overrides = {"error_model": args.error_model, "draws_per_change": args.draws, "embed_from": args.embed_from,
@@ -226,7 +227,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise DiarefineError("give --corpus DIR or --lhotse RECORDINGS SUPERVISIONS (one of them)")
     recordings = discover_corpus(args.corpus) if args.corpus else from_lhotse(*args.lhotse)
     shard = parse_shard(args.shard) if args.shard else None
-    n_recordings = len(recordings) if shard is None else len(recordings[shard[0]::shard[1]])
+    n_recordings = len(shard_recordings(recordings, shard))
     bar = tqdm(total=n_recordings, desc="preparing", unit="rec", disable=None)
     with bar:
         def update(done: int, windows: int) -> None:
