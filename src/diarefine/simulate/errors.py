@@ -167,7 +167,8 @@ def fit_histogram(pairs: Sequence[tuple[Mapping[str, Sequence[Turn]], Mapping[st
             raise DiarefineError("a reference / hypothesis pair has no file id in common")
         ref_changes = {f: find_changes(reference[f]) for f in common}
         hyp_changes = {f: find_changes(hypothesis[f]) for f in common}
-        offsets.append(boundary_metrics(ref_changes, hyp_changes, match_tolerance_s=tolerance_s).offsets_s)
+        offsets.append(boundary_metrics(ref_changes, hyp_changes, match_tolerance_s=tolerance_s,
+                                       detection_tolerances_s=()).offsets_s)  # offsets only: no P/R/F1
         for f in common:
             rt, ht = [c.time for c in ref_changes[f]], [c.time for c in hyp_changes[f]]
             r2h.append(nearest_distances(rt, ht))
