@@ -1,0 +1,90 @@
+"""Model checkpoints: everything needed to rebuild a trained model, and nothing else to load.
+
+``{format, variant, model_config, features, embeddings, window, state_dict, package_version,
+training_metrics, training_config}``, saved with ``torch.save`` (plain types and tensors only,
+so ``torch.load(weights_only=True)`` reads it safely). ``load_checkpoint(path)`` rebuilds the
+model; the feature / embedding / window configs tell ``refine`` and ``evaluate`` which front
+end the model expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .. import __version__
+from ..config import to_dict
+from ..errors import DiarefineError, InputFileError
+from ..fileio import atomic_path
+from .base import BoundaryModel, build_model
+
+CHECKPOINT_FORMAT = "diarefine.checkpoint/1"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode) and the configs it was trained with."""
+
+    model: BoundaryModel
+    features: dict
+    embeddings: dict
+    window: dict
+    training_metrics: dict = field(default_factory=dict)
+    training_config: dict = field(default_factory=dict)
+    package_version: str = __version__
+    path: Path | None = None
+
+    @property
+    def cache_config(self) -> dict:
+        """The window / features / embeddings sections a matching cache must have."""
+        return {"window": self.window, "features": self.features, "embeddings": self.embeddings}
+
+
+def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, training_metrics: dict | None = None,
+                    training_config: dict | None = None) -> Path:
+    """Write ``model`` with the cache config it was trained on (atomically: temporary name, then rename)."""
+    payload: dict[str, Any] = {
+        "format": CHECKPOINT_FORMAT,
+        "variant": model.name,
+        "model_config": to_dict(model.config),
+        "features": cache_config["features"],
+        "embeddings": cache_config["embeddings"],
+        "window": cache_config["window"],
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "package_version": __version__,
+        "training_metrics": training_metrics or {},
+        "training_config": training_config or {},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the model saved at ``path`` (in eval mode); errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for a file that is not a checkpoint
+        raise InputFileError(path, f"not a readable diarefine checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise InputFileError(path, f"not a diarefine checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r}); "
+                                   "export Lightning .ckpt files with `diarefine train`, which writes best.pt")
+    try:
+        model = build_model({"name": payload["variant"], **payload["model_config"]})
+        model.load_state_dict(payload["state_dict"])
+    except (DiarefineError, RuntimeError) as exc:
+        raise InputFileError(path, f"cannot rebuild the model: {exc}") from None
+    return Checkpoint(model=model.to(map_location).eval(), features=payload["features"],
+                      embeddings=payload["embeddings"], window=payload["window"],
+                      training_metrics=payload.get("training_metrics", {}),
+                      training_config=payload.get("training_config", {}),
+                      package_version=payload.get("package_version", "?"), path=path)
