@@ -81,6 +81,20 @@ def test_dataset_items_and_batches_have_the_documented_shapes(cache: Path) -> No
     assert sum(len(b["offset_s"]) for b in loader) == len(ds)
 
 
+def test_batched_and_in_memory_reads_equal_item_reads(cache: Path) -> None:
+    import torch
+
+    lazy, memory = WindowDataset(cache), WindowDataset([cache, cache], in_memory=True)
+    rows = [7, 2, 7, len(lazy) - 1, 0]
+    expected = collate_windows([lazy[i] for i in rows])
+    for got in (collate_windows(lazy.__getitems__(rows)), collate_windows(memory.__getitems__(rows)),
+                collate_windows([memory[i + len(lazy)] for i in rows])):  # second shard = same windows
+        assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert (memory.feature_dim, memory.embedding_dim, memory.n_frames) == (80, 256, 200)
+    with pytest.raises(IndexError):
+        lazy.__getitems__([len(lazy)])
+
+
 def test_a_config_mismatch_is_refused_saying_what_differs(cache: Path) -> None:
     expected = read_config(cache)
     expected["features"] = {**expected["features"], "n_mels": 40}

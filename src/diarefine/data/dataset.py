@@ -26,10 +26,13 @@ class WindowDataset(Dataset):
     """Windows of cache file(s); item i is a dict of numpy arrays (see `collate_windows`).
 
     ``expected`` (a cache config, e.g. from a checkpoint) makes it refuse caches built otherwise;
-    several shards must share one config.
+    several shards must share one config. ``in_memory`` reads every field once into RAM
+    (about 32 kB per window with 80-d features): random batches then cost nothing, where
+    random reads from HDF5 manage about 1000 windows/s.
     """
 
-    def __init__(self, paths: str | Path | Sequence[str | Path], expected: dict | None = None) -> None:
+    def __init__(self, paths: str | Path | Sequence[str | Path], expected: dict | None = None,
+                 in_memory: bool = False) -> None:
         self._handles: dict[int, h5py.File] = {}
         self.paths = [Path(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
         if not self.paths:
@@ -45,6 +48,7 @@ class WindowDataset(Dataset):
             with h5py.File(p, "r") as h5:
                 sizes.append(len(h5["offset_s"]))
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self._memory = {name: self.column(name) for name in TENSOR_FIELDS + META_FIELDS} if in_memory else None
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -57,12 +61,51 @@ class WindowDataset(Dataset):
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         if not 0 <= i < len(self):
             raise IndexError(i)
+        if self._memory is not None:
+            return {name: values[i] for name, values in self._memory.items()}
         k = int(np.searchsorted(self.offsets, i, side="right") - 1)
         h5, row = self._file(k), i - int(self.offsets[k])
         return {name: h5[name][row] for name in TENSOR_FIELDS + META_FIELDS}
 
+    def __getitems__(self, indices: Sequence[int]) -> list[dict[str, np.ndarray]]:
+        """A batch of items with one sorted read per field and shard (what ``DataLoader`` calls when
+        batching): ~20x faster than item by item on chunked HDF5."""
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"index out of range 0..{len(self) - 1}")
+        if self._memory is not None:
+            batch = {name: values[idx] for name, values in self._memory.items()}
+            return [{name: col[i] for name, col in batch.items()} for i in range(idx.size)]
+        shard = np.searchsorted(self.offsets, idx, side="right") - 1
+        columns: dict[str, np.ndarray] = {}
+        for k in np.unique(shard):
+            positions = np.flatnonzero(shard == k)
+            rows = idx[positions] - self.offsets[k]
+            unique_rows, inverse = np.unique(rows, return_inverse=True)  # h5py wants increasing indices
+            h5 = self._file(int(k))
+            for name in TENSOR_FIELDS + META_FIELDS:
+                values = h5[name][unique_rows][inverse]
+                if name not in columns:
+                    columns[name] = np.empty((idx.size, *values.shape[1:]), values.dtype)
+                columns[name][positions] = values
+        return [{name: col[i] for name, col in columns.items()} for i in range(idx.size)]
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self._file(0)["features"].shape[2])
+
+    @property
+    def embedding_dim(self) -> int:
+        return int(self._file(0)["left_emb"].shape[1])
+
+    @property
+    def n_frames(self) -> int:
+        return int(self._file(0)["features"].shape[1])
+
     def column(self, name: str) -> np.ndarray:
         """One per-window field for all windows (e.g. ``difficulty`` for stratified reports)."""
+        if getattr(self, "_memory", None) is not None and name in self._memory:
+            return self._memory[name]
         return np.concatenate([self._file(k)[name][:] for k in range(len(self.paths))])
 
     def __getstate__(self) -> dict:
