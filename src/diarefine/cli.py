@@ -239,6 +239,43 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .display import print_table
+    from .training import fit, load_train_config
+
+    config = load_train_config(args.config, args.set or [])
+    out = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else config.model["name"]))
+    result = fit(config, out, overfit=args.overfit, progress=not args.quiet)
+    print_table(f"diarefine train: {config.model['name']}" + (f" (overfit {args.overfit})" if args.overfit else ""),
+                ["measure", "value"], result.summary_rows())
+    print(f"wrote {result.checkpoint} (TensorBoard: tensorboard --logdir {out / 'tensorboard'})")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .display import print_table
+    from .evaluation import evaluate
+    from .fileio import write_json
+
+    bar, update = _progress_bar(len(args.checkpoints), "evaluating")
+    bar.unit = "model"
+    with bar:
+        report = evaluate(args.cache, args.checkpoints, threshold=args.threshold, batch_size=args.batch_size,
+                          device=args.device, progress=update)
+    for title, header, rows in report.tables():
+        print_table(title, header, rows)
+    if args.json:
+        write_json(args.json, report.to_dict())
+        print(f"wrote {args.json}")
+    if args.plot:
+        from .plots import plot_error_cdfs
+
+        plot_error_cdfs({r.label: r.errors_s for r in report.rows}, args.plot,
+                        f"boundary errors on {', '.join(Path(c).name for c in args.cache)}")
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .metrics.scoring import default_jobs
 
@@ -328,6 +365,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML file with a [prepare] table")
     p.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default: %(default)s)")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train a boundary model (mlp, transformer, diffusion, contrastive) with Lightning",
+                       description="Train one model variant from a TOML config (see configs/). Writes OUT/best.pt, "
+                                   "OUT/config.toml, OUT/metrics.json, Lightning checkpoints and TensorBoard logs.")
+    p.add_argument("--config", help="training TOML, e.g. configs/transformer.toml (default: transformer defaults)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=1e-3 --set data.train='[\"a.h5\"]' (repeatable)")
+    p.add_argument("--overfit", type=int, metavar="N", help="memorisation check: train and validate on N change windows")
+    p.add_argument("--out", help="output folder (default: runs/<config name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="compare trained models on a cache (table, JSON, error-CDF PNG)",
+                       description="Boundary metrics of each checkpoint on a cache's windows, against the "
+                                   "'no refinement' row, by difficulty, with inference speed and size.")
+    p.add_argument("--cache", required=True, action="append", help="cache file (.h5); repeat for shards")
+    p.add_argument("checkpoints", metavar="CKPT", nargs="*", help="diarefine checkpoints (OUT/best.pt of train)")
+    p.add_argument("--threshold", type=float, default=0.5, help="confidence below which a boundary is left alone")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (speed is measured there)")
+    p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="also draw the error CDFs")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -35,23 +35,37 @@ def plot_offset_histogram(offsets_s: np.ndarray, path: str | Path, title: str = 
     _save(fig, path)
 
 
-def plot_distance_cdf(ref_to_hyp_s: np.ndarray, hyp_to_ref_s: np.ndarray, path: str | Path, title: str = "") -> None:
-    """Cumulative distribution of distances to the nearest change on the other side."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for distances, label in ((ref_to_hyp_s, "reference -> nearest hypothesis"),
-                             (hyp_to_ref_s, "hypothesis -> nearest reference")):
-        if distances.size == 0:
+def _plot_cdfs(curves: dict[str, np.ndarray], path: str | Path, markers_s: tuple[float, ...], linthresh: float,
+               xmax: float, xlabel: str, ylabel: str, title: str, dashed: tuple[str, ...] = ()) -> None:
+    """Empirical CDFs of non-negative values (s), one step curve per label, on a symlog x axis."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, values in curves.items():
+        if values.size == 0:
             continue
-        sorted_d = np.sort(distances)
-        ax.step(sorted_d, np.arange(1, sorted_d.size + 1) / sorted_d.size, where="post", label=label)
-    for x in (0.25, 0.5, 1.0):
+        ordered = np.sort(values)
+        ax.step(ordered, np.arange(1, ordered.size + 1) / ordered.size, where="post", label=label,
+                ls="--" if label in dashed else "-")
+    for x in markers_s:
         ax.axvline(x, color="grey", lw=0.5, ls=":")
-    ax.set_xscale("symlog", linthresh=0.1)
-    ax.set_xlim(0, 10)
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlim(0, xmax)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("distance to nearest change (s)")
-    ax.set_ylabel("share of changes")
-    ax.set_title(f"{title}\ndistance to the nearest change on the other side", fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     _save(fig, path)
+
+
+def plot_distance_cdf(ref_to_hyp_s: np.ndarray, hyp_to_ref_s: np.ndarray, path: str | Path, title: str = "") -> None:
+    """Cumulative distribution of distances to the nearest change on the other side."""
+    _plot_cdfs({"reference -> nearest hypothesis": ref_to_hyp_s, "hypothesis -> nearest reference": hyp_to_ref_s},
+               path, (0.25, 0.5, 1.0), 0.1, 10, "distance to nearest change (s)", "share of changes",
+               f"{title}\ndistance to the nearest change on the other side")
+
+
+def plot_error_cdfs(errors_by_model: dict[str, np.ndarray], path: str | Path, title: str = "") -> None:
+    """Cumulative distribution of absolute boundary errors (s), one curve per model."""
+    _plot_cdfs(errors_by_model, path, (0.05, 0.1, 0.2), 0.05, 4, "absolute boundary error (s)",
+               "share of windows with a change", title or "boundary error CDF", dashed=("no refinement",))

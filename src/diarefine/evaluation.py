@@ -1,0 +1,178 @@
+"""Evaluate trained models on a window cache: boundary metrics as ``refine`` would apply them,
+broken down by difficulty, plus inference speed and size, against the "no refinement" row.
+
+A model's prediction moves a window's boundary only when its confidence reaches the
+threshold (as ``refine`` does); otherwise the offset is 0. Metrics follow ARCHITECTURE.md:
+errors over windows with a true change, and the share of no-change windows moved by more
+than 100 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import diff_dicts
+from .data import DIFFICULTY_NAMES, WindowDataset, collate_windows
+from .display import percent, seconds
+from .errors import MismatchError
+from .metrics.boundary import WindowMetrics, window_metrics
+from .models import BoundaryModel, load_checkpoint
+
+NO_REFINEMENT = "no refinement"
+#: Confidence thresholds of the operating-point sweep (trade-off: errors on changes vs no-change windows moved).
+SWEEP_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
+#: refine's default: predictions below this confidence leave the boundary where it was.
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass
+class Predictions:
+    """Per-window outputs of one model over a cache (all arrays [N])."""
+
+    offset_s: np.ndarray
+    confidence: np.ndarray
+    model_seconds: float = 0.0  # time spent in the model's forward (features / data loading excluded)
+
+    def applied(self, threshold: float) -> np.ndarray:
+        """The offsets refine would apply: the prediction where confident, else 0 (left alone)."""
+        return np.where(self.confidence >= threshold, self.offset_s, 0.0)
+
+
+@torch.inference_mode()
+def predict(model: BoundaryModel, dataset: WindowDataset, batch_size: int = 64,
+            device: str | torch.device = "cpu") -> Predictions:
+    """Run ``model`` over every window of ``dataset`` in batches; times the forward passes only."""
+    model = model.to(device).eval()
+    offsets, confidences, spent = [], [], 0.0
+    for start in range(0, len(dataset), batch_size):
+        batch = collate_windows(dataset.__getitems__(range(start, min(start + batch_size, len(dataset)))))
+        batch = {k: v.to(device) for k, v in batch.items()}
+        if start == 0:
+            model(batch)  # warm-up (allocations, lazy init) outside the timing
+        began = time.perf_counter()
+        offset_s, confidence = model(batch)
+        if torch.cuda.is_available() and str(device).startswith("cuda"):
+            torch.cuda.synchronize()
+        spent += time.perf_counter() - began
+        offsets.append(offset_s.float().cpu().numpy())
+        confidences.append(confidence.float().cpu().numpy())
+    return Predictions(np.concatenate(offsets), np.concatenate(confidences), spent)
+
+
+@dataclass
+class ModelReport:
+    """One row of the evaluation: overall metrics, per-difficulty metrics, speed and size."""
+
+    label: str
+    variant: str
+    n_parameters: int
+    windows_per_s: float | None
+    overall: WindowMetrics
+    by_difficulty: dict[str, WindowMetrics]
+    ungated: WindowMetrics  # every prediction applied, whatever its confidence
+    sweep: dict[float, WindowMetrics]  # threshold -> metrics with that confidence threshold
+    errors_s: np.ndarray = field(repr=False)  # [n change windows] absolute errors (for the CDF)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "variant": self.variant, "n_parameters": self.n_parameters,
+                "windows_per_s": self.windows_per_s, "overall": self.overall.to_dict(),
+                "by_difficulty": {k: v.to_dict() for k, v in self.by_difficulty.items()},
+                "ungated": self.ungated.to_dict(),
+                "threshold_sweep": {str(t): m.to_dict() for t, m in self.sweep.items()}}
+
+
+@dataclass
+class EvaluationReport:
+    cache: list[str]
+    n_windows: int
+    n_change_windows: int
+    threshold: float
+    batch_size: int
+    device: str
+    rows: list[ModelReport]
+
+    def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
+        """(title, header, rows) of the three console tables: overall, by difficulty, threshold sweep."""
+        overall = [[r.label, r.variant, f"{r.n_parameters:,}" if r.n_parameters else "-",
+                    seconds(r.overall.errors.mae_s), seconds(r.overall.errors.median_s),
+                    seconds(r.overall.errors.rmse_s)]
+                   + [percent(v, 1) for v in r.overall.errors.accuracy.values()]
+                   + [percent(r.overall.no_change_moved, 1), seconds(r.ungated.errors.mae_s),
+                      f"{r.windows_per_s:,.0f}" if r.windows_per_s else "-"] for r in self.rows]
+        title = (f"diarefine evaluate: {', '.join(self.cache)} ({self.n_windows} windows, {self.n_change_windows} "
+                 f"with a change). Boundaries move only where confidence >= {self.threshold:g}; 'no-chg moved': "
+                 f"no-change windows moved > 100 ms; 'MAE ungated': every prediction applied; speed on "
+                 f"{self.device}, batch {self.batch_size}, features excluded")
+        header = ["model", "variant", "params", "MAE", "median", "RMSE", "acc@50", "acc@100", "acc@200",
+                  "no-chg moved", "MAE ungated", "windows/s"]
+        first = self.rows[0]
+        levels = list(first.by_difficulty)
+        difficulty = [[r.label] + [f"{seconds(r.by_difficulty[k].errors.mae_s)} / "
+                                   f"{percent(r.by_difficulty[k].errors.accuracy.get(0.1), 1)}" for k in levels]
+                      for r in self.rows]
+        sweep = [[r.label] + [f"{seconds(m.errors.mae_s)} / {percent(m.errors.accuracy.get(0.1), 1)} / "
+                              f"{percent(m.no_change_moved, 1)}" for m in r.sweep.values()] for r in self.rows[1:]]
+        return [(title, header, overall),
+                ("by difficulty (initial |offset|: easy < 0.25 s <= medium < 0.75 s <= hard): MAE / acc@100ms",
+                 ["model"] + [f"{k} (n={first.by_difficulty[k].errors.n})" for k in levels], difficulty),
+                ("confidence threshold sweep: MAE / acc@100ms / no-change windows moved",
+                 ["model"] + [f">= {t:g}" for t in first.sweep], sweep)]
+
+    def to_dict(self) -> dict:
+        return {"cache": self.cache, "n_windows": self.n_windows, "n_change_windows": self.n_change_windows,
+                "threshold": self.threshold, "batch_size": self.batch_size, "device": self.device,
+                "models": [r.to_dict() for r in self.rows]}
+
+
+def _report(label: str, variant: str, n_parameters: int, windows_per_s: float | None, predictions: Predictions,
+            dataset: WindowDataset, threshold: float) -> ModelReport:
+    true, change = dataset.column("offset_s"), dataset.column("has_change").astype(bool)
+    difficulty = dataset.column("difficulty")
+    applied = predictions.applied(threshold)
+    by_difficulty = {name: window_metrics(applied[change & (difficulty == code)], true[change & (difficulty == code)],
+                                          np.ones(int(np.sum(change & (difficulty == code))), bool))
+                     for code, name in enumerate(DIFFICULTY_NAMES)}
+    sweep = {t: window_metrics(predictions.applied(t), true, change) for t in SWEEP_THRESHOLDS}
+    return ModelReport(label, variant, n_parameters, windows_per_s, window_metrics(applied, true, change),
+                       by_difficulty, window_metrics(predictions.offset_s, true, change), sweep,
+                       np.abs(applied[change] - true[change]))
+
+
+def checkpoint_label(path: str | Path) -> str:
+    """``runs/transformer/best.pt -> 'transformer'``; other names keep their stem."""
+    path = Path(path)
+    return path.parent.name if path.stem == "best" and path.parent.name else path.stem
+
+
+def check_compatible(checkpoint_config: dict, dataset: WindowDataset, label: str) -> None:
+    """Refuse a cache whose window / features / embeddings differ from what the model was trained on."""
+    found = {k: dataset.config.get(k) for k in checkpoint_config}
+    differences = diff_dicts(checkpoint_config, found)
+    if differences:
+        raise MismatchError(f"{label} was trained on windows built otherwise than {dataset.paths[0]}: "
+                            + "; ".join(differences[:5]) + " (rebuild the cache with the model's settings)")
+
+
+def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold: float = DEFAULT_THRESHOLD,
+             batch_size: int = 64, device: str = "cpu", progress=None) -> EvaluationReport:
+    """Evaluate each checkpoint on the cache; the first row is "no refinement" (offset 0 everywhere)."""
+    paths = [cache] if isinstance(cache, (str, Path)) else list(cache)
+    dataset = WindowDataset(paths, in_memory=True)
+    n = len(dataset)
+    rows = [_report(NO_REFINEMENT, "-", 0, None, Predictions(np.zeros(n), np.zeros(n)), dataset, threshold)]
+    for i, path in enumerate(checkpoints):
+        ckpt = load_checkpoint(path)
+        check_compatible(ckpt.cache_config, dataset, str(path))
+        predictions = predict(ckpt.model, dataset, batch_size, device)
+        speed = n / predictions.model_seconds if predictions.model_seconds > 0 else None
+        rows.append(_report(checkpoint_label(path), ckpt.model.name, ckpt.model.n_parameters(), speed,
+                            predictions, dataset, threshold))
+        if progress:
+            progress(i + 1)
+    return EvaluationReport([str(p) for p in paths], n, int(dataset.column("has_change").sum()), threshold,
+                            batch_size, str(device), rows)
