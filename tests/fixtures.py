@@ -58,3 +58,43 @@ def make_speech_dir(root: Path, n_speakers: int = 4, files_per_speaker: int = 2,
             sf.write(folder / f"{speaker}-7-{u:04d}.flac", speechlike(duration_s, seed=10 * s + u, f0=110 + 40 * s),
                      16_000)
     return root
+
+
+#: Input sizes of the synthetic caches the model tests use (tiny, so CPU tests stay fast).
+SYNTH_FEATURE_DIM, SYNTH_EMBEDDING_DIM = 12, 8
+
+
+def synthetic_cache(path: Path, n: int = 48, seed: int = 0, feature_name: str = "synthetic") -> Path:
+    """A window cache whose frames show who speaks: frame features are the active speaker's
+    embedding plus noise, switching from left to right at the true offset (uniform in [-1, 1] s);
+    a quarter of the windows hold one speaker only (no change). Built with the real CacheWriter."""
+    import numpy as np
+
+    from diarefine.data.cache import CacheWriter
+
+    rng = np.random.default_rng(seed)
+    t_frames, d, e = 200, SYNTH_FEATURE_DIM, SYNTH_EMBEDDING_DIM
+    centres = (np.arange(t_frames) + 0.5) / 50 - 2.0
+    left = rng.standard_normal((n, e)).astype(np.float32)
+    right = rng.standard_normal((n, e)).astype(np.float32)
+    left /= np.linalg.norm(left, axis=1, keepdims=True)
+    right /= np.linalg.norm(right, axis=1, keepdims=True)
+    has_change = np.arange(n) % 4 != 3
+    offset = np.where(has_change, rng.uniform(-1, 1, n), np.nan).astype(np.float32)
+    after = centres[None, :] >= np.nan_to_num(offset, nan=9.0)[:, None]  # [n, T]: right speaker active
+    speaker = np.where(after[..., None], right[:, None, :], left[:, None, :])  # [n, T, E]
+    features = np.concatenate([speaker, np.zeros((n, t_frames, d - e))], axis=2)
+    features = (features + 0.1 * rng.standard_normal(features.shape)).astype(np.float16)
+    mask = np.ones((n, t_frames), bool)
+    mask[: n // 8, :20] = False  # a few windows start before the file
+    difficulty = np.where(has_change, np.searchsorted([0.25, 0.75], np.abs(np.nan_to_num(offset))), -1)
+    config = {"window": {"window_s": 4.0, "n_frames": t_frames, "sample_rate": 16_000},
+              "features": {"name": feature_name, "dim": d}, "embeddings": {"name": "synthetic", "dim": e}}
+    with CacheWriter(path, config, t_frames, d, e) as writer:
+        writer.append("synthetic", {
+            "features": features, "mask": mask, "left_emb": left, "right_emb": right,
+            "left_emb_ok": np.ones(n, bool), "right_emb_ok": np.ones(n, bool), "offset_s": offset,
+            "has_change": has_change, "initial_error_s": np.nan_to_num(-offset), "center_s": np.arange(n) * 5.0,
+            "change_index": np.where(has_change, np.arange(n), -1), "difficulty": difficulty.astype(np.int8),
+            "source": (~has_change).astype(np.int8)})
+    return path
