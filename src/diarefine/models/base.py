@@ -155,7 +155,10 @@ class DirectRegressor(BoundaryModel):
         return offset_s, torch.sigmoid(logit)
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        offset_s, logit = self.heads(batch)
+        return self.regression_losses(*self.heads(batch), batch)
+
+    def regression_losses(self, offset_s: torch.Tensor, logit: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """Smooth L1 on the offsets [B] of change windows + weighted BCE on the has-change logits [B]."""
         per_window = F.smooth_l1_loss(offset_s, batch["offset_s"], reduction="none", beta=self.config.huber_beta_s)
         regression = masked_mean(per_window, batch["has_change"])
         confidence = self.confidence_loss(logit, batch)
