@@ -147,6 +147,15 @@ def test_build_model_refuses_unknown_variants_and_settings() -> None:
         build_model("transformer", patch_frames=7)
 
 
+def test_inference_settings_can_be_overridden_at_load(tmp_path: Path, batch) -> None:
+    model = tiny("diffusion").eval()
+    path = save_checkpoint(tmp_path / "d.pt", model, {"window": {}, "features": {}, "embeddings": {}})
+    loaded = load_checkpoint(path, overrides={"n_sample_steps": 2, "radius_frames": 3}, ignore_unknown=True)
+    assert loaded.model.config.n_sample_steps == 2 and loaded.model.config.n_samples == model.config.n_samples
+    with pytest.raises(InputFileError, match="unknown key 'radius_frames'"):
+        load_checkpoint(path, overrides={"radius_frames": 3})
+
+
 def test_load_checkpoint_names_the_file_on_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputFileError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")

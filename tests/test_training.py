@@ -103,6 +103,10 @@ def test_train_cli_overfit_then_evaluate(caches, tmp_path: Path, capsys) -> None
     assert set(rows["tr"]["threshold_sweep"]) == {"0.3", "0.5", "0.7", "0.8", "0.9"}
     assert "threshold sweep" in printed
     assert plot.stat().st_size > 1000
+    # Inference settings apply to the models that have them (none here) and typos are refused.
+    assert main(["evaluate", "--cache", str(dev), str(out / "best.pt"), "--model-set", "n_sample_steps=5"]) == 0
+    assert main(["evaluate", "--cache", str(dev), str(out / "best.pt"), "--model-set", "n_sampels=5"]) == 2
+    assert "no model variant has this setting" in capsys.readouterr().err
 
 
 def test_evaluate_refuses_a_cache_built_with_other_features(caches, tmp_path: Path, capsys) -> None:

@@ -137,21 +137,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def _config_from_toml(path: str | None, cls, section: str):
     """A dataclass config from a TOML file's table (or defaults); unknown keys are errors."""
-    from .config import from_dict
+    from .config import from_dict, read_toml
 
     if path is None:
         return cls()
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
-
-    from .fileio import read_text_lines
-
-    try:
-        data = tomllib.loads("\n".join(read_text_lines(path)))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(path, f"not valid TOML ({exc})") from None
+    data = read_toml(path)
     return from_dict(cls, data.get(section, data), f"{path}")
 
 
@@ -257,11 +247,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation import evaluate
     from .fileio import write_json
 
+    from .config import parse_override
+
+    overrides = {".".join(keys): value for keys, value in map(parse_override, args.model_set or [])}
     bar, update = _progress_bar(len(args.checkpoints), "evaluating")
     bar.unit = "model"
     with bar:
         report = evaluate(args.cache, args.checkpoints, threshold=args.threshold, batch_size=args.batch_size,
-                          device=args.device, progress=update)
+                          device=args.device, progress=update, model_overrides=overrides)
     for title, header, rows in report.tables():
         print_table(title, header, rows)
     if args.json:
@@ -385,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.5, help="confidence below which a boundary is left alone")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu", help="cpu or cuda (speed is measured there)")
+    p.add_argument("--model-set", action="append", metavar="KEY=VALUE",
+                   help="inference setting for every model that has it, e.g. n_sample_steps=5 (repeatable)")
     p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="also draw the error CDFs")
     p.set_defaults(func=cmd_evaluate)

@@ -11,9 +11,16 @@ import hashlib
 import json
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import DiarefineError
+from .errors import DiarefineError, InputFileError
+from .fileio import read_text_lines
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 C = TypeVar("C")
 
@@ -127,3 +134,29 @@ def diff_dicts(expected: dict, found: dict, prefix: str = "") -> list[str]:
         elif expected[key] != found[key]:
             out.append(f"{path}: expected {expected[key]!r}, found {found[key]!r}")
     return out
+
+
+def read_toml(path: str | Path) -> dict:
+    """A TOML file as a dict; invalid TOML is an `InputFileError` naming the file."""
+    try:
+        return tomllib.loads("\n".join(read_text_lines(path)))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputFileError(path, f"not valid TOML ({exc})") from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"optim.lr=1e-3"`` -> (["optim", "lr"], 0.001); the value is read as TOML, else kept as text.
+
+    >>> parse_override("data.train=['a.h5', 'b.h5']")
+    (['data', 'train'], ['a.h5', 'b.h5'])
+    >>> parse_override("model.positions=sinusoidal")
+    (['model', 'positions'], 'sinusoidal')
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=1e-3")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().split("."), value

@@ -9,6 +9,7 @@ than 100 ms.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import diff_dicts
+from .config import ConfigError, diff_dicts
 from .data import DIFFICULTY_NAMES, WindowDataset, collate_windows
 from .display import percent, seconds
 from .errors import MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
-from .models import BoundaryModel, load_checkpoint
+from .models import MODELS, BoundaryModel, load_checkpoint
 
 NO_REFINEMENT = "no refinement"
 #: Confidence thresholds of the operating-point sweep (trade-off: errors on changes vs no-change windows moved).
@@ -158,15 +159,30 @@ def check_compatible(checkpoint_config: dict, dataset: WindowDataset, label: str
                             + "; ".join(differences[:5]) + " (rebuild the cache with the model's settings)")
 
 
+def check_overrides(overrides: dict) -> None:
+    """Refuse inference-setting overrides that no registered variant has (a typo)."""
+    known = {f.name for name in MODELS for f in dataclasses.fields(MODELS.get(name).Config)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"--model-set {unknown[0]}: no model variant has this setting "
+                          f"(e.g. n_sample_steps, n_samples, radius_frames)")
+
+
 def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold: float = DEFAULT_THRESHOLD,
-             batch_size: int = 64, device: str = "cpu", progress=None) -> EvaluationReport:
-    """Evaluate each checkpoint on the cache; the first row is "no refinement" (offset 0 everywhere)."""
+             batch_size: int = 64, device: str = "cpu", progress=None,
+             model_overrides: dict | None = None) -> EvaluationReport:
+    """Evaluate each checkpoint on the cache; the first row is "no refinement" (offset 0 everywhere).
+
+    ``model_overrides`` change inference-time settings of every model that has them (e.g.
+    ``{"n_sample_steps": 5}`` for diffusion models); other models ignore them.
+    """
+    check_overrides(model_overrides or {})
     paths = [cache] if isinstance(cache, (str, Path)) else list(cache)
     dataset = WindowDataset(paths, in_memory=True)
     n = len(dataset)
     rows = [_report(NO_REFINEMENT, "-", 0, None, Predictions(np.zeros(n), np.zeros(n)), dataset, threshold)]
     for i, path in enumerate(checkpoints):
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, overrides=model_overrides, ignore_unknown=True)
         check_compatible(ckpt.cache_config, dataset, str(path))
         predictions = predict(ckpt.model, dataset, batch_size, device)
         speed = n / predictions.model_seconds if predictions.model_seconds > 0 else None

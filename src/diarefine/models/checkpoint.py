@@ -9,6 +9,7 @@ end the model expects.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from .. import __version__
 from ..config import to_dict
 from ..errors import DiarefineError, InputFileError
 from ..fileio import atomic_path
-from .base import BoundaryModel, build_model
+from .base import MODELS, BoundaryModel, build_model
 
 CHECKPOINT_FORMAT = "diarefine.checkpoint/1"
 
@@ -65,8 +66,13 @@ def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, 
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild the model saved at ``path`` (in eval mode); errors name the file and the problem."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", overrides: dict | None = None,
+                    ignore_unknown: bool = False) -> Checkpoint:
+    """Rebuild the model saved at ``path`` (in eval mode); errors name the file and the problem.
+
+    ``overrides`` change inference-time settings of the stored config (e.g. a diffusion model's
+    ``n_sample_steps``); with ``ignore_unknown`` keys this variant has no setting for are skipped.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputFileError(path, "no such checkpoint file")
@@ -78,8 +84,12 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise InputFileError(path, f"not a diarefine checkpoint (format {found!r}, expected {CHECKPOINT_FORMAT!r}); "
                                    "export Lightning .ckpt files with `diarefine train`, which writes best.pt")
+    overrides = dict(overrides or {})
+    if ignore_unknown and payload.get("variant") in MODELS:
+        known = {f.name for f in dataclasses.fields(MODELS.get(payload["variant"]).Config)}
+        overrides = {k: v for k, v in overrides.items() if k in known}
     try:
-        model = build_model({"name": payload["variant"], **payload["model_config"]})
+        model = build_model({"name": payload["variant"], **payload["model_config"], **overrides})
         model.load_state_dict(payload["state_dict"])
     except (DiarefineError, RuntimeError) as exc:
         raise InputFileError(path, f"cannot rebuild the model: {exc}") from None

@@ -13,14 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import ConfigError, from_dict, to_dict
-from ..errors import InputFileError
-from ..fileio import atomic_write_text, read_text_lines
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
+from ..config import ConfigError, from_dict, parse_override, read_toml, to_dict
+from ..fileio import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -83,24 +77,6 @@ class TrainConfig:
             raise ValueError("[model] needs a name (mlp, transformer, diffusion, contrastive)")
 
 
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"optim.lr=1e-3"`` -> (["optim", "lr"], 0.001); the value is read as TOML, else kept as text.
-
-    >>> parse_override("data.train=['a.h5', 'b.h5']")
-    (['data', 'train'], ['a.h5', 'b.h5'])
-    >>> parse_override("model.positions=sinusoidal")
-    (['model', 'positions'], 'sinusoidal')
-    """
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. optim.lr=1e-3")
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()
-    return key.strip().split("."), value
-
-
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """A copy of a raw config dict with ``--set`` overrides applied (validated later by `from_dict`)."""
     data = copy.deepcopy(data)
@@ -113,13 +89,6 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
                 raise ConfigError(f"--set {text!r}: {key!r} is not a table")
         node[keys[-1]] = value
     return data
-
-
-def read_toml(path: str | Path) -> dict:
-    try:
-        return tomllib.loads("\n".join(read_text_lines(path)))
-    except tomllib.TOMLDecodeError as exc:
-        raise InputFileError(path, f"not valid TOML ({exc})") from None
 
 
 def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> TrainConfig:
