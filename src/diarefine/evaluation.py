@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError, diff_dicts
-from .data import DIFFICULTY_NAMES, WindowDataset, collate_windows
+from .config import ConfigError
+from .data import DIFFICULTY_NAMES, WindowDataset, check_config, collate_windows
 from .display import percent, seconds
-from .errors import MismatchError
+from .errors import DiarefineError, MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
 from .models import MODELS, BoundaryModel, load_checkpoint
 
@@ -135,9 +135,10 @@ def _report(label: str, variant: str, n_parameters: int, windows_per_s: float | 
     true, change = dataset.column("offset_s"), dataset.column("has_change").astype(bool)
     difficulty = dataset.column("difficulty")
     applied = predictions.applied(threshold)
-    by_difficulty = {name: window_metrics(applied[change & (difficulty == code)], true[change & (difficulty == code)],
-                                          np.ones(int(np.sum(change & (difficulty == code))), bool))
-                     for code, name in enumerate(DIFFICULTY_NAMES)}
+    by_difficulty = {}
+    for code, name in enumerate(DIFFICULTY_NAMES):
+        rows = change & (difficulty == code)
+        by_difficulty[name] = window_metrics(applied[rows], true[rows], np.ones(int(rows.sum()), bool))
     sweep = {t: window_metrics(predictions.applied(t), true, change) for t in SWEEP_THRESHOLDS}
     return ModelReport(label, variant, n_parameters, windows_per_s, window_metrics(applied, true, change),
                        by_difficulty, window_metrics(predictions.offset_s, true, change), sweep,
@@ -152,11 +153,11 @@ def checkpoint_label(path: str | Path) -> str:
 
 def check_compatible(checkpoint_config: dict, dataset: WindowDataset, label: str) -> None:
     """Refuse a cache whose window / features / embeddings differ from what the model was trained on."""
-    found = {k: dataset.config.get(k) for k in checkpoint_config}
-    differences = diff_dicts(checkpoint_config, found)
-    if differences:
-        raise MismatchError(f"{label} was trained on windows built otherwise than {dataset.paths[0]}: "
-                            + "; ".join(differences[:5]) + " (rebuild the cache with the model's settings)")
+    for path in dataset.paths:
+        try:
+            check_config(path, checkpoint_config)
+        except DiarefineError as exc:
+            raise MismatchError(f"{label} was trained on windows built otherwise: {exc}") from None
 
 
 def check_overrides(overrides: dict) -> None:

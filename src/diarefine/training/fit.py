@@ -19,8 +19,11 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 
+import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.data import DataLoader, Subset
 
 from ..config import ConfigError, to_dict
@@ -91,35 +94,28 @@ def _model_config(config: TrainConfig, train: WindowDataset) -> dict:
     return {**config.model, **sizes}
 
 
-class _History:
-    """Collects validation metrics after every validation epoch, and the training throughput
+class _History(pl.Callback):
+    """Records validation metrics after every validation epoch, and the training throughput
     (windows per second of training steps, validation excluded), for metrics.json."""
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
         self.train_seconds = 0.0
         self.train_windows = 0
+        self._began = 0.0
 
-    def callback(self):
-        import lightning.pytorch as pl
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        self._began = time.perf_counter()
 
-        history = self
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.train_seconds += time.perf_counter() - self._began
+        self.train_windows += int(batch["features"].shape[0])
 
-        class Recorder(pl.Callback):
-            def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
-                self._began = time.perf_counter()
-
-            def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-                history.train_seconds += time.perf_counter() - self._began
-                history.train_windows += int(batch["features"].shape[0])
-
-            def on_validation_end(self, trainer, module) -> None:  # after the module logged its metrics
-                if trainer.sanity_checking:
-                    return
-                metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
-                history.rows.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics})
-
-        return Recorder()
+    def on_validation_end(self, trainer, module) -> None:  # after the module logged its epoch metrics
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        self.rows.append({"epoch": trainer.current_epoch, "step": trainer.global_step, **metrics})
 
     @property
     def windows_per_s(self) -> float:
@@ -135,10 +131,6 @@ def _precision(config: TrainConfig) -> str:
 
 def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, progress: bool = True) -> FitResult:
     """Train ``config.model`` on ``config.data`` and write OUT (see the module docstring)."""
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
-    from lightning.pytorch.loggers import TensorBoardLogger
-
     for name in ("lightning.pytorch", "lightning.fabric"):  # Lightning sets INFO on import; follow diarefine's level
         logging.getLogger(name).setLevel(max(log.getEffectiveLevel(), logging.INFO))
         logging.getLogger(name).propagate = False
@@ -165,7 +157,7 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
     best_ckpt = ModelCheckpoint(dirpath=out / "lightning", filename="best-epoch{epoch:03d}", monitor=MONITOR,
                                 mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False)
     history = _History()
-    callbacks = [best_ckpt, LearningRateMonitor(logging_interval="step"), history.callback()]
+    callbacks = [best_ckpt, LearningRateMonitor(logging_interval="step"), history]
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience))
     trainer = pl.Trainer(
