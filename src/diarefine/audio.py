@@ -23,6 +23,8 @@ from .types import Seconds
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+#: Turns may end this much after the audio (rounding in RTTM files) before the pair is refused.
+LENGTH_TOLERANCE_S: Seconds = 0.1
 #: Native audio read on each side of a window so that the resampling filter has context.
 RESAMPLE_MARGIN_S: Seconds = 0.05
 
@@ -54,6 +56,14 @@ def audio_info(path: str | Path) -> AudioInfo:
     if info.frames == 0:
         raise InputFileError(path, "audio file holds no samples")
     return AudioInfo(path, int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def check_audio_covers(info: AudioInfo, turns_end_s: Seconds, file_id: str,
+                       tolerance_s: Seconds = LENGTH_TOLERANCE_S) -> None:
+    """Refuse audio that ends before its RTTM does (a wrong or truncated file), naming the file."""
+    if turns_end_s > info.duration_s + tolerance_s:
+        raise InputFileError(info.path, f"audio lasts {info.duration_s:.2f} s but the RTTM of {file_id!r} has "
+                                        f"speech until {turns_end_s:.2f} s; give the audio that RTTM was made from")
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -143,3 +153,18 @@ def crop_centered(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The window of ``duration_s`` centred on ``center_s`` (see `read_window`)."""
     return read_window(path, center_s - duration_s / 2, duration_s, sample_rate)
+
+
+def crop_array(audio: np.ndarray, start_s: float, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_samples`` from ``start_s`` of in-memory 16 kHz audio [N], zero-padded outside, with a validity mask.
+
+    >>> crop_array(np.ones(4, np.float32), -2 / 16000, 8)[1].tolist()
+    [False, False, True, True, True, True, False, False]
+    """
+    first = int(round(start_s * SAMPLE_RATE))
+    out, valid = np.zeros(n_samples, np.float32), np.zeros(n_samples, bool)
+    lo, hi = max(first, 0), min(first + n_samples, len(audio))
+    if hi > lo:
+        out[lo - first:hi - first] = audio[lo:hi]
+        valid[lo - first:hi - first] = True
+    return out, valid

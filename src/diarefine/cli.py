@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
+from .cli_pipeline import add_parsers as add_pipeline_parsers
 from .errors import DiarefineError, InputFileError
 
 log = logging.getLogger("diarefine")
@@ -383,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="also draw the error CDFs")
     p.set_defaults(func=cmd_evaluate)
+    add_pipeline_parsers(sub)
     return parser
 
 

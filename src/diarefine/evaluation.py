@@ -23,12 +23,11 @@ from .display import percent, seconds
 from .errors import DiarefineError, MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
 from .models import MODELS, BoundaryModel, load_checkpoint
+from .models.base import DEFAULT_THRESHOLD
 
 NO_REFINEMENT = "no refinement"
 #: Confidence thresholds of the operating-point sweep (trade-off: errors on changes vs no-change windows moved).
 SWEEP_THRESHOLDS = (0.3, 0.5, 0.7, 0.8, 0.9)
-#: refine's default: predictions below this confidence leave the boundary where it was.
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass
@@ -40,8 +39,8 @@ class Predictions:
     model_seconds: float = 0.0  # time spent in the model's forward (features / data loading excluded)
 
     def applied(self, threshold: float) -> np.ndarray:
-        """The offsets refine would apply: the prediction where confident, else 0 (left alone)."""
-        return np.where(self.confidence >= threshold, self.offset_s, 0.0)
+        """The offsets refine would apply: the prediction where the confidence exceeds ``threshold``, else 0."""
+        return np.where(self.confidence > threshold, self.offset_s, 0.0)
 
 
 @torch.inference_mode()
@@ -106,7 +105,7 @@ class EvaluationReport:
                    + [percent(r.overall.no_change_moved, 1), seconds(r.ungated.errors.mae_s),
                       f"{r.windows_per_s:,.0f}" if r.windows_per_s else "-"] for r in self.rows]
         title = (f"diarefine evaluate: {', '.join(self.cache)} ({self.n_windows} windows, {self.n_change_windows} "
-                 f"with a change). Boundaries move only where confidence >= {self.threshold:g}; 'no-chg moved': "
+                 f"with a change). Boundaries move only where confidence > {self.threshold:g}; 'no-chg moved': "
                  f"no-change windows moved > 100 ms; 'MAE ungated': every prediction applied; speed on "
                  f"{self.device}, batch {self.batch_size}, features excluded")
         header = ["model", "variant", "params", "MAE", "median", "RMSE", "acc@50", "acc@100", "acc@200",

@@ -69,3 +69,30 @@ def plot_error_cdfs(errors_by_model: dict[str, np.ndarray], path: str | Path, ti
     """Cumulative distribution of absolute boundary errors (s), one curve per model."""
     _plot_cdfs(errors_by_model, path, (0.05, 0.1, 0.2), 0.05, 4, "absolute boundary error (s)",
                "share of windows with a change", title or "boundary error CDF", dashed=("no refinement",))
+
+
+def plot_timelines(tracks: dict[str, list], path: str | Path, title: str = "") -> None:
+    """Stacked speaker timelines (reference, hypothesis, refined, ...), one row per track.
+
+    ``tracks`` maps a row name to its turns; speakers get a colour per row (labels of different
+    systems need not agree), and each row's speaker changes are marked with thin lines.
+    """
+    names = list(tracks)
+    end = max((t.end for turns in tracks.values() for t in turns), default=1.0)
+    fig, axes = plt.subplots(len(names), 1, figsize=(12, 1.1 * len(names) + 0.6), sharex=True, squeeze=False)
+    palette = plt.get_cmap("tab10")
+    for ax, name in zip(axes[:, 0], names):
+        turns = tracks[name]
+        speakers = sorted({t.speaker for t in turns})
+        for t in turns:
+            k = speakers.index(t.speaker)
+            ax.broken_barh([(t.start, t.end - t.start)], (k, 0.8), color=palette(k % 10))
+        ax.set_yticks([k + 0.4 for k in range(len(speakers))], speakers, fontsize=7)
+        ax.set_ylim(-0.2, max(len(speakers), 1))
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlim(0, end)
+    axes[-1, 0].set_xlabel("time (s)")
+    if title:
+        axes[0, 0].set_title(title, fontsize=10)
+    _save(fig, path)

@@ -11,14 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..audio import audio_info
+from ..audio import audio_info, check_audio_covers
 from ..errors import DiarefineError, InputFileError, MismatchError
 from ..rttm import load_rttms, load_uems
 from ..types import Region, Turn
 from ..simulate.sources import AUDIO_SUFFIXES
-
-#: Reference turns may end this much after the audio (rounding in RTTM files) before it is an error.
-LENGTH_TOLERANCE_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -31,7 +28,11 @@ class Recording:
     uem: tuple[Region, ...] = ()
 
 
-def _audio_by_id(folder: Path) -> dict[str, Path]:
+def audio_by_id(folder: str | Path) -> dict[str, Path]:
+    """Audio files under ``folder`` (recursively) by file id (the name without extension); ids must be unique."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(folder, "audio folder not found")
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
     out: dict[str, Path] = {}
     for p in files:
@@ -44,11 +45,7 @@ def _audio_by_id(folder: Path) -> dict[str, Path]:
 def check_recordings(recordings: Sequence[Recording]) -> None:
     """Refuse audio that is missing, unreadable, or shorter than its RTTM says (names the file)."""
     for rec in recordings:
-        info = audio_info(rec.audio)
-        last = max((t.end for t in rec.turns), default=0.0)
-        if last > info.duration_s + LENGTH_TOLERANCE_S:
-            raise InputFileError(rec.audio, f"audio lasts {info.duration_s:.2f} s but the RTTM of {rec.file_id!r} "
-                                            f"has speech until {last:.2f} s; is it the right recording?")
+        check_audio_covers(audio_info(rec.audio), max((t.end for t in rec.turns), default=0.0), rec.file_id)
 
 
 def match_recordings(audio: Mapping[str, Path], turns: Mapping[str, Sequence[Turn]],
@@ -73,7 +70,7 @@ def discover_corpus(root: str | Path) -> list[Recording]:
         raise InputFileError(rttm_dir, "no *.rttm files: expected DIR/rttm/*.rttm (+ DIR/audio/) or both side by side")
     uem_dir = root / "uem"
     uem = load_uems(uem_dir) if uem_dir.is_dir() and list(uem_dir.glob("*.uem")) else None
-    recordings = match_recordings(_audio_by_id(audio_dir), load_rttms(rttm_dir), uem, str(rttm_dir))
+    recordings = match_recordings(audio_by_id(audio_dir), load_rttms(rttm_dir), uem, str(rttm_dir))
     check_recordings(recordings)
     return recordings
 

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import SAMPLE_RATE, crop_array, load_audio
 from ..changes import find_changes
 from ..config import to_dict
 from ..embeddings import ProfileConfig, build_embedder, window_embedding
@@ -142,21 +142,6 @@ class WindowBuilder:
             return np.zeros((0, self.extractor.n_frames, self.extractor.dim), np.float16), \
                 np.zeros((0, self.extractor.n_frames), bool)
         return np.concatenate(feats), np.concatenate(masks)
-
-
-def crop_array(audio: np.ndarray, start_s: float, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """``n_samples`` from ``start_s`` of in-memory 16 kHz audio, zero-padded outside, with a validity mask.
-
-    >>> crop_array(np.ones(4, np.float32), -2 / 16000, 8)[1].tolist()
-    [False, False, True, True, True, True, False, False]
-    """
-    first = int(round(start_s * SAMPLE_RATE))
-    out, valid = np.zeros(n_samples, np.float32), np.zeros(n_samples, bool)
-    lo, hi = max(first, 0), min(first + n_samples, len(audio))
-    if hi > lo:
-        out[lo - first:hi - first] = audio[lo:hi]
-        valid[lo - first:hi - first] = True
-    return out, valid
 
 
 _builder: WindowBuilder | None = None

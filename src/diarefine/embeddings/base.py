@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, AudioInfo, read_window
 from ..config import from_dict, to_dict
 from ..intervals import as_intervals, subtract, total, union
 from ..registry import Registry
@@ -109,6 +109,20 @@ def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk
     return np.round(as_intervals(out), 6) if out else np.zeros((0, 2))
 
 
+def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Seconds) -> dict[str, np.ndarray]:
+    """Each speaker's chunk spans [K, 2] s (see `speaker_regions`, `chunk_spans`); chunks that start
+    after the audio ends are dropped.
+
+    >>> plan_chunks([Turn("f", 0, 2, "A"), Turn("f", 9, 10, "A")], ProfileConfig(), 5.0)["A"].tolist()
+    [[0.0, 1.6], [0.4, 2.0]]
+    """
+    plan = {}
+    for speaker, regions in speaker_regions(turns, profile.prefer_single_min_s).items():
+        spans = chunk_spans(regions, profile.chunk_s, profile.hop_s, profile.min_chunk_s)
+        plan[speaker] = spans[spans[:, 0] < duration_s] if len(spans) else spans
+    return plan
+
+
 class SpeakerEmbedder:
     """Base class: subclasses set ``Config`` and ``dim`` and implement `embed_spans`."""
 
@@ -133,16 +147,40 @@ class SpeakerEmbedder:
 
     def speaker_chunks(self, audio: np.ndarray, turns: Sequence[Turn],
                        profile: ProfileConfig = ProfileConfig()) -> dict[str, SpeakerChunks]:
-        """Chunk embeddings of every speaker of one file (computed once; windows then average)."""
-        per_speaker = {}
-        for speaker, regions in speaker_regions(turns, profile.prefer_single_min_s).items():
-            spans = chunk_spans(regions, profile.chunk_s, profile.hop_s, profile.min_chunk_s)
-            per_speaker[speaker] = spans[spans[:, 0] * SAMPLE_RATE < len(audio)] if len(spans) else spans
-        labels = [spk for spk, spans in per_speaker.items() for _ in range(len(spans))]
-        all_spans = np.concatenate([np.zeros((0, 2))] + list(per_speaker.values()))
-        embs = self.embed_spans(audio, all_spans, labels) if labels else np.zeros((0, self.dim), np.float32)
+        """Chunk embeddings of every speaker of one file held in memory (computed once; windows then average)."""
+        plan = plan_chunks(turns, profile, len(audio) / SAMPLE_RATE)
+        return self._embed_plan(plan, lambda spans, labels: self.embed_spans(audio, spans, labels))
+
+    def speaker_chunks_from_file(self, audio: AudioInfo, turns: Sequence[Turn], profile: ProfileConfig = ProfileConfig(),
+                                 block_s: Seconds = 600.0) -> dict[str, SpeakerChunks]:
+        """`speaker_chunks` of a file on disk, read ``block_s`` at a time so memory does not grow with its length.
+
+        A chunk belongs to the block its start falls in; each block is read up to the end of its
+        last chunk. A file shorter than one block is read whole, so the result equals
+        `speaker_chunks` of the loaded file (embedders that normalise the level, like
+        resemblyzer, normalise per block on longer files).
+        """
+        plan = plan_chunks(turns, profile, audio.duration_s)
+
+        def embed(spans: np.ndarray, labels: list[str]) -> np.ndarray:
+            out = np.zeros((len(spans), self.dim), np.float32)
+            block = np.floor(spans[:, 0] / block_s).astype(int)
+            for b in np.unique(block):
+                idx = np.flatnonzero(block == b)
+                start = b * block_s
+                end = max(min((b + 1) * block_s, audio.duration_s), float(spans[idx, 1].max()))
+                samples, _ = read_window(audio, start, end - start)
+                out[idx] = self.embed_spans(samples, spans[idx] - start, [labels[i] for i in idx])
+            return out
+
+        return self._embed_plan(plan, embed)
+
+    def _embed_plan(self, plan: dict[str, np.ndarray], embed) -> dict[str, SpeakerChunks]:
+        labels = [spk for spk, spans in plan.items() for _ in range(len(spans))]
+        all_spans = np.concatenate([np.zeros((0, 2))] + list(plan.values()))
+        embs = embed(all_spans, labels) if labels else np.zeros((0, self.dim), np.float32)
         out, lo = {}, 0
-        for speaker, spans in per_speaker.items():
+        for speaker, spans in plan.items():
             out[speaker] = SpeakerChunks(speaker, spans, embs[lo:lo + len(spans)])
             lo += len(spans)
         return out

@@ -32,6 +32,9 @@ from ..registry import Registry
 MODELS: Registry[type["BoundaryModel"]] = Registry("model variant")
 Batch = dict[str, torch.Tensor]
 
+#: Confidence at or above which a prediction moves the boundary (``refine`` and ``evaluate``
+#: default for checkpoints that do not come with a tuned threshold).
+DEFAULT_THRESHOLD = 0.5
 #: Frames per second of every feature extractor (see ``features.base.FRAME_RATE``).
 FRAME_RATE = 50.0
 

@@ -1,6 +1,6 @@
 """Model checkpoints: everything needed to rebuild a trained model, and nothing else to load.
 
-``{format, variant, model_config, features, embeddings, window, state_dict, package_version,
+``{format, variant, model_config, features, embeddings, window, profile, state_dict, package_version,
 training_metrics, training_config}``, saved with ``torch.save`` (plain types and tensors only,
 so ``torch.load(weights_only=True)`` reads it safely). ``load_checkpoint(path)`` rebuilds the
 model; the feature / embedding / window configs tell ``refine`` and ``evaluate`` which front
@@ -33,6 +33,7 @@ class Checkpoint:
     features: dict
     embeddings: dict
     window: dict
+    profile: dict | None = None  # how speaker embeddings were gathered (None: ProfileConfig defaults)
     training_metrics: dict = field(default_factory=dict)
     training_config: dict = field(default_factory=dict)
     package_version: str = __version__
@@ -54,6 +55,7 @@ def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, 
         "features": cache_config["features"],
         "embeddings": cache_config["embeddings"],
         "window": cache_config["window"],
+        "profile": cache_config.get("profile"),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "package_version": __version__,
         "training_metrics": training_metrics or {},
@@ -95,6 +97,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
         raise InputFileError(path, f"cannot rebuild the model: {exc}") from None
     return Checkpoint(model=model.to(map_location).eval(), features=payload["features"],
                       embeddings=payload["embeddings"], window=payload["window"],
+                      profile=payload.get("profile"),
                       training_metrics=payload.get("training_metrics", {}),
                       training_config=payload.get("training_config", {}),
                       package_version=payload.get("package_version", "?"), path=path)

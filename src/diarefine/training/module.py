@@ -11,6 +11,7 @@ import torch
 
 from ..metrics.boundary import window_metrics
 from ..models import BoundaryModel
+from ..models.base import DEFAULT_THRESHOLD
 from .config import OptimConfig
 
 #: The metric that picks the best checkpoint and stops training early (lower is better).
@@ -58,7 +59,7 @@ class BoundaryTask(pl.LightningModule):
         pred, conf, true, change = (torch.cat(x).numpy() for x in zip(*self._val))
         self._val.clear()
         raw = window_metrics(pred, true, change.astype(bool))
-        gated = window_metrics(np.where(conf >= 0.5, pred, 0.0), true, change.astype(bool))
+        gated = window_metrics(np.where(conf > DEFAULT_THRESHOLD, pred, 0.0), true, change.astype(bool))
         values = {"val/mae_s": raw.errors.mae_s, "val/rmse_s": raw.errors.rmse_s,
                   "val/median_s": raw.errors.median_s, "val/gated_mae_s": gated.errors.mae_s,
                   "val/no_change_moved": gated.no_change_moved,

@@ -1,0 +1,88 @@
+"""Before / after refinement on simulated conversations and on the bundled sample (not a test).
+
+    python benchmarks/bench_refine.py --corpus SIM/dev --count 20 --thresholds 0.3 0.5 0.6 0.7
+
+For each hypothesis source (``diarize``: the embedded baseline diarizer; ``perturb``: the
+reference perturbed with the empirical error model, seeded), the model's predictions are
+computed once and every confidence threshold is then applied to them. Prints, per source,
+the pooled DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics before
+refinement and after it at each threshold, plus the relative change of collar-0 DER.
+``--sample`` adds the bundled sample with its ``diarize`` hypothesis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from diarefine.before_after import MoveCounts, compare
+from diarefine.data.corpus import Recording, discover_corpus
+from diarefine.diarize import diarize
+from diarefine.display import print_table
+from diarefine.metrics.der import HEADLINE, MDEVAL
+from diarefine.refine import Refiner, apply_predictions
+from diarefine.rttm import load_uems, merge_turns, read_rttm
+from diarefine.samples import bundled_sample
+from diarefine.simulate import load_error_model, perturb
+
+
+def hypotheses(recordings: list[Recording], source: str, seed: int) -> dict[str, list]:
+    if source == "diarize":
+        return {r.file_id: diarize(r.audio, r.file_id).turns for r in recordings}
+    model = load_error_model("empirical")
+    return {r.file_id: perturb(list(r.turns), model, seed=seed)[0] for r in recordings}
+
+
+def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiner: Refiner,
+           thresholds: list[float]) -> None:
+    began = time.perf_counter()
+    predicted = {r.file_id: refiner.refine_file(r.audio, hyp[r.file_id]) for r in recordings}
+    seconds = time.perf_counter() - began
+    audio_s = sum(p.duration_s for p in predicted.values())
+    reference = {r.file_id: list(r.turns) for r in recordings}
+    uem = {r.file_id: list(r.uem) for r in recordings} if all(r.uem for r in recordings) else None
+    versions = {"hypothesis": {fid: merge_turns(t) for fid, t in hyp.items()}}
+    moves = {}
+    for threshold in thresholds:
+        name = f"refined @ {threshold:g}"
+        results = [apply_predictions(fid, hyp[fid], p.changes, p.offset_s, p.confidence, threshold)
+                   for fid, p in predicted.items()]
+        versions[name] = {r.file_id: r.turns for r in results}
+        moves[name] = MoveCounts.of(results)
+    comparison = compare(reference, versions, uem, moves, jobs=2)
+    title, header, rows = comparison.table(f"{title}: {len(recordings)} files, {audio_s / 60:.1f} min, refine RTF "
+                                           f"{seconds / audio_s:.4f} ({refiner.model_name})")
+    rows = [row + ["-" if i == 0 else
+                   f"{100 * comparison.relative_change('hypothesis', row[0]):+.1f}% / "
+                   f"{100 * comparison.relative_change('hypothesis', row[0], MDEVAL):+.1f}%"]
+            for i, row in enumerate(rows)]
+    print_table(title, header + [f"rel. {HEADLINE} / md-eval"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", help="a simulated split (DIR/audio + DIR/rttm), e.g. SIM/dev")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N files")
+    parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--sources", nargs="+", choices=["diarize", "perturb"], default=["diarize", "perturb"])
+    parser.add_argument("--sample", action="store_true", help="also the bundled sample (diarize hypothesis)")
+    parser.add_argument("--model", default=None, help="checkpoint or shipped name (default: the shipped model)")
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.5, 0.6, 0.7])
+    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed hypotheses")
+    args = parser.parse_args()
+    refiner = Refiner(args.model, threshold=0.0)
+    if args.sample:
+        s = bundled_sample()
+        rec = Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]), tuple(load_uems(s.uem)["sample"]))
+        report("(a) bundled sample, diarize", [rec], hypotheses([rec], "diarize", args.seed), refiner,
+               args.thresholds)
+    if args.corpus:
+        recordings = discover_corpus(args.corpus)[args.skip:args.skip + args.count]
+        for source in args.sources:
+            label = {"diarize": "(b)", "perturb": "(c)"}[source]
+            report(f"{label} {args.corpus}, {source}", recordings, hypotheses(recordings, source, args.seed), refiner,
+                   args.thresholds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Before / after tables: DER (both conventions, with its split) and boundary metrics of several
+versions of one system's output (hypothesis, refined, ...) against one reference, plus what
+`refine` did to the changes. Used by ``diarefine demo`` and the refine benchmark.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from .display import percent, seconds
+from .metrics.der import HEADLINE, MDEVAL
+from .metrics.scoring import SetScore, score_set
+from .types import Region, Turn
+
+
+@dataclass(frozen=True)
+class MoveCounts:
+    """What refine did to a set of files' changes (see `refine.FileRefinement`)."""
+
+    changes: int = 0
+    moved: int = 0
+    kept: int = 0
+    clamped: int = 0
+
+    def __add__(self, other: "MoveCounts") -> "MoveCounts":
+        return MoveCounts(self.changes + other.changes, self.moved + other.moved, self.kept + other.kept,
+                          self.clamped + other.clamped)
+
+    @classmethod
+    def of(cls, refinements) -> "MoveCounts":
+        return sum((cls(r.n_changes, r.n_moved, r.n_kept, r.n_clamped) for r in refinements), cls())
+
+
+@dataclass
+class Comparison:
+    """Scores of each version (in the given order) and, for refined ones, their move counts."""
+
+    scores: list[SetScore]
+    moves: dict[str, MoveCounts] = field(default_factory=dict)
+
+    def rows(self) -> list[list[str]]:
+        out = []
+        for s in self.scores:
+            der, mdeval, b = s.der[HEADLINE].total, s.der[MDEVAL].total, s.boundary
+            m = self.moves.get(s.name)
+            out.append([s.name, percent(der.der), percent(der.rate(der.missed_s)), percent(der.rate(der.false_alarm_s)),
+                        percent(der.rate(der.confusion_s)), percent(mdeval.der), seconds(b.matched.mae_s),
+                        seconds(b.matched.median_s),
+                        *(percent(b.matched.accuracy.get(x), 1) for x in (0.05, 0.1, 0.2)),
+                        f"{m.moved} / {m.kept}" + (f" ({m.clamped} clamped)" if m.clamped else "") if m else "-"])
+        return out
+
+    def table(self, title: str) -> tuple[str, list[str], list[list[str]]]:
+        header = ["system", "DER c0", "miss", "FA", "conf", "DER md-eval", "MAE", "median", "acc@50ms",
+                  "acc@100ms", "acc@200ms", "moved / kept"]
+        return title, header, self.rows()
+
+    def relative_change(self, before: str, after: str, convention: str = HEADLINE) -> float:
+        """(after - before) / before of pooled DER under ``convention`` (negative: refinement helped)."""
+        by_name = {s.name: s.der[convention].total.der for s in self.scores}
+        return (by_name[after] - by_name[before]) / by_name[before]
+
+    def to_dict(self) -> dict:
+        return {"systems": [s.to_dict() for s in self.scores],
+                "moves": {name: vars(m) for name, m in self.moves.items()}}
+
+
+def compare(reference: Mapping[str, Sequence[Turn]], versions: Mapping[str, Mapping[str, Sequence[Turn]]],
+            uem: Mapping[str, Sequence[Region]] | None = None, moves: Mapping[str, MoveCounts] | None = None,
+            jobs: int = 1) -> Comparison:
+    """Score every version of the output against ``reference`` (files paired by id)."""
+    scores = [score_set(reference, hyp, uem, name=name, jobs=jobs) for name, hyp in versions.items()]
+    return Comparison(scores, dict(moves or {}))

@@ -1,0 +1,63 @@
+"""``diarefine demo``: diarize -> refine -> score one recording (the bundled sample by default).
+
+Prints nothing itself: returns the before / after comparison and writes the hypothesis and
+refined RTTMs, the scores as JSON and a PNG of the reference, hypothesis and refined
+timelines stacked, so the CLI and notebooks show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .before_after import Comparison, MoveCounts, compare
+from .diarize import Diarization, DiarizeConfig, diarize
+from .errors import DiarefineError
+from .fileio import write_json
+from .plots import plot_timelines
+from .refine import FileRefinement, Progress, Refiner
+from .rttm import merge_turns, write_rttm
+from .types import Region, Turn
+
+HYPOTHESIS, REFINED = "hypothesis", "refined"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """The comparison (rows: hypothesis, refined), what refine did, and the files written."""
+
+    comparison: Comparison
+    refinement: FileRefinement
+    diarization: Diarization | None  # None when a hypothesis was given
+    outputs: list[Path]
+
+
+def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, refiner: Refiner,
+             uem: Sequence[Region] | None = None, hypothesis: Sequence[Turn] | None = None,
+             diarize_config: DiarizeConfig = DiarizeConfig(), progress: Progress | None = None) -> DemoResult:
+    """Diarize ``audio`` (unless ``hypothesis`` is given), refine, and score both against ``reference``."""
+    file_ids = sorted({t.file_id for t in reference})
+    if len(file_ids) != 1:
+        raise DiarefineError(f"the demo scores one recording; the reference has file ids {file_ids}")
+    file_id = file_ids[0]
+    diarization = None
+    if hypothesis is None:
+        diarization = diarize(audio, file_id, diarize_config)
+        hypothesis = diarization.turns
+    hypothesis = merge_turns(hypothesis)
+    refinement = refiner.refine_file(audio, hypothesis, progress)
+    comparison = compare({file_id: list(reference)}, {HYPOTHESIS: {file_id: hypothesis},
+                                                      REFINED: {file_id: refinement.turns}},
+                         uem={file_id: list(uem)} if uem else None, moves={REFINED: MoveCounts.of([refinement])})
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = [out_dir / "hypothesis.rttm", out_dir / "refined.rttm", out_dir / "scores.json", out_dir / "timelines.png"]
+    write_rttm(hypothesis, outputs[0])
+    write_rttm(refinement.turns, outputs[1])
+    write_json(outputs[2], {"audio": str(audio), "model": refiner.model_name, "threshold": refiner.threshold,
+                            **comparison.to_dict(), "refinement": refinement.summary()})
+    plot_timelines({"reference": list(reference), HYPOTHESIS: hypothesis, REFINED: refinement.turns}, outputs[3],
+                   f"{file_id}: reference, {'diarize' if diarization else 'given'} hypothesis, refined "
+                   f"({refiner.model_name}, threshold {refiner.threshold:g})")
+    return DemoResult(comparison, refinement, diarization, outputs)

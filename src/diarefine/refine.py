@@ -1,0 +1,175 @@
+"""``refine``: move each speaker change of a hypothesis to where a boundary model puts it.
+
+Per file (ARCHITECTURE.md, data flow): the hypothesis's change points -> for each, the 4 s
+window centred on it -> frame features -> embeddings of the left and right hypothesis
+speakers from their own speech elsewhere in the file -> the model's offset and confidence ->
+changes whose confidence exceeds the threshold move (`changes.move_changes` keeps every turn
+valid and never lets a change cross its neighbours), the others stay where they were. The
+audio is read in blocks (speaker embeddings) and windows (features), and windows go through
+the model in batches, so memory does not grow with the file's length. No Lightning here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from pyannote.core import Annotation
+
+from .audio import AudioInfo, audio_info, check_audio_covers, read_window
+from .changes import find_changes, move_changes
+from .config import from_dict
+from .embeddings import ProfileConfig, build_embedder, window_embedding
+from .errors import DiarefineError
+from .features import build_feature_extractor
+from .models import Checkpoint, load_checkpoint
+from .models.base import DEFAULT_THRESHOLD
+from .pretrained import resolve_model
+from .rttm import from_annotation, merge_turns, to_annotation
+from .types import Change, Seconds, Turn
+
+Progress = Callable[[int, int], None]  # (windows done, windows in the file)
+
+
+@dataclass(frozen=True)
+class FileRefinement:
+    """What `Refiner.refine_file` did to one file: the refined turns and every change's fate.
+
+    Arrays are aligned with ``changes`` (the hypothesis's change points in time order).
+    """
+
+    file_id: str
+    turns: list[Turn]
+    changes: list[Change]
+    offset_s: np.ndarray  # [C] predicted true change minus hypothesis change (s)
+    confidence: np.ndarray  # [C] in [0, 1]
+    applied_times_s: list[Seconds]  # [C] where each change ended up
+    n_moved: int  # changes whose time changed
+    n_kept: int  # left alone: confidence at or below the threshold
+    n_clamped: int  # confident, but stopped short by a turn's length or a neighbouring change
+    n_missing_embedding: int  # windows where a side's speaker had too little speech elsewhere
+    duration_s: Seconds
+    seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
+
+    @property
+    def n_changes(self) -> int:
+        return len(self.changes)
+
+    def summary(self) -> dict:
+        return {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
+                "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
+                "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
+
+
+class Refiner:
+    """A boundary model with the front end it was trained with (features, speaker embedder).
+
+    ``model``: a shipped model name (default: `pretrained.DEFAULT_MODEL`), a checkpoint path,
+    or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's confidence
+    exceeds it (default: the shipped model's tuned value, 0.5 for other checkpoints); 1.0
+    moves nothing. ``block_s`` is how much audio is read at once for speaker embeddings.
+    """
+
+    def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
+                 device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0) -> None:
+        if isinstance(model, Checkpoint):
+            self.checkpoint, default_threshold, self.model_name = model, DEFAULT_THRESHOLD, str(model.path or model.model.name)
+        else:
+            resolved = resolve_model(model)
+            self.checkpoint = load_checkpoint(resolved.path, map_location=device)
+            default_threshold, self.model_name = resolved.threshold, resolved.name
+        self.threshold = default_threshold if threshold is None else float(threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise DiarefineError(f"threshold {self.threshold} is outside [0, 1] (1.0 moves nothing)")
+        if batch_size < 1 or block_s < 10:
+            raise DiarefineError("batch_size must be >= 1 and block_s >= 10 s")
+        self.device, self.batch_size, self.block_s = torch.device(device), batch_size, block_s
+        self.model = self.checkpoint.model.to(self.device).eval()
+        self.extractor = build_feature_extractor(self.checkpoint.features).eval()
+        self.embedder = build_embedder(self.checkpoint.embeddings)
+        self.profile = from_dict(ProfileConfig, dict(self.checkpoint.profile or {}), "checkpoint profile")
+        self.window_s = float(self.checkpoint.window["window_s"])
+        if self.extractor.n_frames != self.model.config.n_frames:
+            raise DiarefineError(f"{self.model_name}: features give {self.extractor.n_frames} frames per window "
+                                 f"but the model expects {self.model.config.n_frames}")
+
+    def refine_file(self, audio: str | Path | AudioInfo, turns: Sequence[Turn],
+                    progress: Progress | None = None) -> FileRefinement:
+        """Refine the turns of one file (all with one file id) against its audio."""
+        began = time.perf_counter()
+        info = audio if isinstance(audio, AudioInfo) else audio_info(audio)
+        turns = merge_turns(turns)
+        file_ids = sorted({t.file_id for t in turns})
+        if len(file_ids) > 1:
+            raise DiarefineError(f"refine_file expects the turns of one file, got file ids {file_ids}")
+        file_id = file_ids[0] if file_ids else info.path.stem
+        check_audio_covers(info, max((t.end for t in turns), default=0.0), file_id)
+        changes = find_changes(turns)
+        offset, confidence, n_missing = self._predict(info, turns, changes, progress)
+        return apply_predictions(file_id, turns, changes, offset, confidence, self.threshold, n_missing,
+                                 info.duration_s, time.perf_counter() - began)
+
+    @torch.inference_mode()
+    def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
+                 progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Offsets [C] and confidences [C] of every change, and how many windows lacked an embedding."""
+        offsets, confidences, n_missing = np.zeros(len(changes), np.float32), np.zeros(len(changes), np.float32), 0
+        if not changes:
+            return offsets, confidences, 0
+        chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
+        for lo in range(0, len(changes), self.batch_size):
+            batch_changes = changes[lo:lo + self.batch_size]
+            waves, valid = zip(*(read_window(info, c.time - self.window_s / 2, self.window_s) for c in batch_changes))
+            feats, mask = self.extractor(torch.from_numpy(np.stack(waves)), torch.from_numpy(np.stack(valid)))
+            sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
+                      for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
+            n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
+            batch = {
+                "features": feats.half().float(),  # the precision training caches store
+                "mask": mask,
+                "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
+                "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
+            }
+            offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
+            offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
+            confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
+            if progress:
+                progress(lo + len(batch_changes), len(changes))
+        return offsets, confidences, n_missing
+
+
+def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Change], offset_s: np.ndarray,
+                      confidence: np.ndarray, threshold: float, n_missing_embedding: int = 0,
+                      duration_s: Seconds = float("nan"), seconds: float = 0.0) -> FileRefinement:
+    """Move the changes whose confidence exceeds ``threshold`` by their predicted offset (pure).
+
+    >>> turns = [Turn("f", 0, 5, "A"), Turn("f", 5, 9, "B")]
+    >>> r = apply_predictions("f", turns, find_changes(turns), np.array([0.3]), np.array([0.9]), 0.5)
+    >>> [(t.start, t.end) for t in r.turns], r.n_moved, r.n_kept
+    ([(0.0, 5.3), (5.3, 9.0)], 1, 0)
+    """
+    confident = np.asarray(confidence) > threshold
+    new_times = [c.time + float(o) if ok else c.time for c, o, ok in zip(changes, offset_s, confident)]
+    moved = move_changes(turns, changes, new_times)
+    n_clamped = sum(1 for ok, want, got in zip(confident, new_times, moved.applied_times)
+                    if ok and abs(want - got) > 1e-6)
+    return FileRefinement(file_id, moved.turns, list(changes), np.asarray(offset_s), np.asarray(confidence),
+                          moved.applied_times, moved.n_moved, int((~confident).sum()), n_clamped, n_missing_embedding,
+                          duration_s, seconds)
+
+
+def refine(audio: str | Path, turns: Sequence[Turn] | Annotation, model: str | Path | Checkpoint | None = None,
+           threshold: float | None = None, device: str | torch.device = "cpu") -> list[Turn] | Annotation:
+    """Refine one file's hypothesis: ``turns`` (`Turn`s or a pyannote ``Annotation``) -> the same type.
+
+    >>> # refined = diarefine.refine("meeting.wav", read_rttm("meeting.rttm")["meeting"])
+    """
+    refiner = Refiner(model, threshold, device)
+    if isinstance(turns, Annotation):
+        file_id = turns.uri or Path(audio).stem
+        return to_annotation(refiner.refine_file(audio, from_annotation(turns, file_id)).turns, uri=file_id)
+    return refiner.refine_file(audio, turns).turns
