@@ -20,7 +20,7 @@ from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
 from diarefine.metrics.der import HEADLINE, MDEVAL
-from diarefine.refine import Refiner, apply_predictions
+from diarefine.refinement import Refiner, apply_predictions
 from diarefine.rttm import load_uems, merge_turns, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.simulate import load_error_model, perturb

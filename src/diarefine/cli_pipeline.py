@@ -65,7 +65,7 @@ def _refine_inputs(args: argparse.Namespace) -> list[tuple[str, Path, list, Path
 def cmd_refine(args: argparse.Namespace) -> int:
     from .display import print_table
     from .fileio import write_json
-    from .refine import Refiner
+    from .refinement import Refiner
     from .rttm import write_rttm
 
     jobs = _refine_inputs(args)
@@ -143,7 +143,7 @@ def cmd_diarize(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import REFINED, run_demo
     from .display import print_table
-    from .refine import Refiner
+    from .refinement import Refiner
     from .rttm import load_uems, merge_turns, read_rttm
     from .samples import bundled_sample
 

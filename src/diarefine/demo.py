@@ -16,7 +16,7 @@ from .diarize import Diarization, DiarizeConfig, diarize
 from .errors import DiarefineError
 from .fileio import write_json
 from .plots import plot_timelines
-from .refine import FileRefinement, Progress, Refiner
+from .refinement import FileRefinement, Progress, Refiner
 from .rttm import merge_turns, write_rttm
 from .types import Region, Turn
 

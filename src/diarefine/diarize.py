@@ -10,7 +10,9 @@ votes for both sides), which is what `refine` is for.
 
 from __future__ import annotations
 
+import functools
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +67,23 @@ class DiarizeConfig:
             raise ValueError("pruning must be in (0, 1]")
 
 
-def speech_regions(audio: np.ndarray, config: DiarizeConfig = DiarizeConfig()) -> np.ndarray:
-    """silero-vad speech of 16 kHz mono audio [N] -> [K, 2] seconds (weights ship in the wheel)."""
+@functools.cache
+def _silero_model():
+    """silero-vad's TorchScript model from its wheel, loaded once per process."""
     try:
-        from silero_vad import get_speech_timestamps, load_silero_vad
+        from silero_vad import load_silero_vad
     except ImportError as exc:
         raise DiarefineError(f"silero-vad cannot be imported ({exc}): {INSTALL_HINT}") from None
-    model = load_silero_vad()
-    stamps = get_speech_timestamps(torch.from_numpy(audio), model, threshold=config.vad_threshold,
+    with warnings.catch_warnings():  # its importlib.resources / torch.jit.load calls are deprecated upstream
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return load_silero_vad()
+
+
+def speech_regions(audio: np.ndarray, config: DiarizeConfig = DiarizeConfig()) -> np.ndarray:
+    """silero-vad speech of 16 kHz mono audio [N] -> [K, 2] seconds (weights ship in the wheel)."""
+    from silero_vad import get_speech_timestamps
+
+    stamps = get_speech_timestamps(torch.from_numpy(audio), _silero_model(), threshold=config.vad_threshold,
                                    sampling_rate=SAMPLE_RATE, min_speech_duration_ms=int(config.min_speech_s * 1000),
                                    min_silence_duration_ms=int(config.min_silence_s * 1000))
     return as_intervals([(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps])

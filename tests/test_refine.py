@@ -1,0 +1,201 @@
+"""refine (library and CLI) on the bundled sample with a tiny random model: valid RTTMs out,
+abstention, folder mode, streaming, bad inputs; and the shipped model."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from diarefine.audio import audio_info, load_audio
+from diarefine.changes import find_changes
+from diarefine.cli import main
+from diarefine.embeddings import ProfileConfig, build_embedder
+from diarefine.errors import DiarefineError, InputFileError
+from diarefine.features import build_feature_extractor
+from diarefine.models import build_model, load_checkpoint, save_checkpoint
+from diarefine.pretrained import DEFAULT_MODEL, SHIPPED_MODELS, resolve_model
+from diarefine.refinement import Refiner
+from diarefine import refine
+from diarefine.rttm import format_rttm, read_rttm, to_annotation
+from diarefine.samples import bundled_sample, jitter_changes
+from diarefine.types import Turn
+
+SAMPLE = bundled_sample()
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A random contrastive model on fbank + the dummy embedder (no trained weights, any prediction)."""
+    torch.manual_seed(0)
+    model = build_model("contrastive", feature_dim=80, embedding_dim=32, channels=16, cond_dim=16,
+                        dilations=[1, 2], dropout=0.0)
+    with torch.no_grad():  # a strong random prior makes some predictions confident, so changes move
+        model.position_prior.normal_(0, 3.0)
+    features = build_feature_extractor("fbank")
+    embedder = build_embedder({"name": "dummy", "dim": 32})
+    cache_config = {"features": features.describe(), "embeddings": embedder.describe(),
+                    "window": {"window_s": 4.0, "n_frames": 200, "sample_rate": 16000}}
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", model, cache_config)
+
+
+@pytest.fixture(scope="module")
+def hypothesis() -> list[Turn]:
+    return jitter_changes(read_rttm(SAMPLE.rttm)["sample"], seed=3)
+
+
+def assert_valid(refined: list[Turn], original: list[Turn]) -> None:
+    assert {t.file_id for t in refined} == {t.file_id for t in original}
+    assert {t.speaker for t in refined} == {t.speaker for t in original}
+    assert all(t.end > t.start >= 0 for t in refined)
+    for speaker in {t.speaker for t in refined}:  # a speaker's own turns never overlap or touch
+        own = sorted((t for t in refined if t.speaker == speaker), key=lambda t: t.start)
+        assert all(a.end < b.start for a, b in zip(own, own[1:]))
+    assert len(find_changes(refined)) == len(find_changes(original))  # no change crossed a neighbour
+
+
+def test_refine_moves_changes_and_keeps_a_valid_rttm(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    result = Refiner(tiny_checkpoint, threshold=0.0).refine_file(SAMPLE.audio, hypothesis)
+    assert result.n_changes == len(find_changes(hypothesis)) > 0
+    assert result.n_moved > 0 and result.n_kept == 0
+    assert result.offset_s.shape == result.confidence.shape == (result.n_changes,)
+    assert np.all(np.abs(result.offset_s) <= 2.0) and np.all((0 <= result.confidence) & (result.confidence <= 1))
+    assert_valid(result.turns, hypothesis)
+    assert read_rttm_text(format_rttm(result.turns)) == result.turns  # writes and reads back
+
+
+def read_rttm_text(text: str) -> list[Turn]:
+    from diarefine.rttm import parse_rttm
+
+    return parse_rttm(text.splitlines())
+
+
+def test_threshold_one_returns_the_input_unchanged(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    result = Refiner(tiny_checkpoint, threshold=1.0).refine_file(SAMPLE.audio, hypothesis)
+    assert result.turns == sorted(hypothesis)
+    assert result.n_moved == 0 and result.n_kept == result.n_changes
+
+
+def test_refine_api_accepts_turns_or_a_pyannote_annotation(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    turns = refine(SAMPLE.audio, hypothesis, model=tiny_checkpoint, threshold=0.0)
+    annotation = refine(SAMPLE.audio, to_annotation(hypothesis, uri="sample"), model=tiny_checkpoint, threshold=0.0)
+    assert annotation.uri == "sample"
+    assert to_annotation(turns, uri="sample") == annotation
+
+
+def test_streamed_speaker_embeddings_match_a_whole_file_load(hypothesis: list[Turn]) -> None:
+    embedder = build_embedder({"name": "resemblyzer"})
+    whole = embedder.speaker_chunks(load_audio(SAMPLE.audio), hypothesis, ProfileConfig())
+    streamed = embedder.speaker_chunks_from_file(audio_info(SAMPLE.audio), hypothesis, ProfileConfig(), block_s=600)
+    blocks = embedder.speaker_chunks_from_file(audio_info(SAMPLE.audio), hypothesis, ProfileConfig(), block_s=10)
+    for speaker in whole:
+        np.testing.assert_allclose(streamed[speaker].embeddings, whole[speaker].embeddings, atol=1e-5)
+        np.testing.assert_array_equal(blocks[speaker].spans, whole[speaker].spans)
+        cosine = np.sum(blocks[speaker].embeddings * whole[speaker].embeddings, axis=1)
+        assert cosine.min() > 0.9  # 10 s blocks: only the level normalisation differs
+
+
+def test_refine_reads_other_rates_and_channels(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path) -> None:
+    from scipy.signal import resample_poly
+
+    mono = load_audio(SAMPLE.audio)
+    stereo = np.stack([resample_poly(mono, 441, 160)] * 2, axis=1).astype(np.float32)
+    sf.write(tmp_path / "sample.wav", stereo, 44_100)
+    refiner = Refiner(tiny_checkpoint, threshold=0.0)
+    a = refiner.refine_file(SAMPLE.audio, hypothesis)
+    b = refiner.refine_file(tmp_path / "sample.wav", hypothesis)
+    np.testing.assert_allclose(a.offset_s, b.offset_s, atol=0.1)
+
+
+def test_audio_shorter_than_the_rttm_is_refused(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path) -> None:
+    sf.write(tmp_path / "short.wav", load_audio(SAMPLE.audio)[:16_000 * 20], 16_000)
+    with pytest.raises(InputFileError, match=r"short.wav: audio lasts 20.00 s .* speech until 30.00 s"):
+        Refiner(tiny_checkpoint).refine_file(tmp_path / "short.wav", hypothesis)
+
+
+def test_bad_model_names_and_thresholds(tmp_path: Path) -> None:
+    with pytest.raises(DiarefineError, match="unknown model 'nope'.*contrastive-librisim"):
+        Refiner("nope")
+    with pytest.raises(InputFileError, match="no such checkpoint file"):
+        Refiner(tmp_path / "missing.pt")
+    with pytest.raises(DiarefineError, match="outside"):
+        Refiner(threshold=1.5)
+
+
+def test_the_shipped_model_loads_with_its_card_and_tuned_threshold() -> None:
+    shipped = SHIPPED_MODELS[DEFAULT_MODEL]
+    assert shipped.path.is_file() and shipped.path.stat().st_size < 5_000_000
+    card = shipped.card.read_text(encoding="utf-8")
+    assert "diarefine train" in card and "Dev metrics" in card
+    checkpoint = load_checkpoint(resolve_model().path)
+    assert checkpoint.model.name == "contrastive" and checkpoint.features["name"] == "fbank"
+    assert Refiner().threshold == shipped.threshold
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+
+
+def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path, capsys) -> None:
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text(format_rttm(hypothesis))
+    out = tmp_path / "out" / "refined.rttm"
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint),
+                 "--threshold", "0", "--json", str(tmp_path / "summary.json")]) == 0
+    assert_valid(read_rttm(out)["sample"], hypothesis)
+    printed = capsys.readouterr().out
+    assert "moved" in printed and "clamped" in printed and "RTF" in printed
+
+
+def test_cli_refine_folder_mode(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path) -> None:
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "rttm").mkdir()
+    for fid in ("a", "b"):
+        shutil.copy(SAMPLE.audio, tmp_path / "audio" / f"{fid}.wav")
+    text = format_rttm([Turn(fid, t.start, t.end, t.speaker) for fid in ("a", "b") for t in hypothesis])
+    (tmp_path / "rttm" / "all.rttm").write_text(text)
+    assert main(["refine", "--audio-dir", str(tmp_path / "audio"), "--rttm-dir", str(tmp_path / "rttm"),
+                 "-o", str(tmp_path / "out"), "--model", str(tiny_checkpoint), "--threshold", "0"]) == 0
+    a, b = read_rttm(tmp_path / "out" / "a.rttm")["a"], read_rttm(tmp_path / "out" / "b.rttm")["b"]
+    assert [(t.start, t.end, t.speaker) for t in a] == [(t.start, t.end, t.speaker) for t in b]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("no_audio_for_id", "no audio in .* for file id\\(s\\) ghost"),
+    ("short_audio", "audio lasts 10.00 s"),
+    ("unknown_model", "unknown model 'best-model-ever'"),
+    ("malformed_rttm", "hyp.rttm:1: "),
+    ("missing_audio", "missing.wav: audio file not found"),
+])
+def test_cli_refine_bad_input_exits_2_without_output(case: str, message: str, tiny_checkpoint: Path,
+                                                     hypothesis: list[Turn], tmp_path: Path, capsys) -> None:
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text(format_rttm(hypothesis))
+    out = tmp_path / "out.rttm"
+    args = ["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint)]
+    if case == "no_audio_for_id":
+        (tmp_path / "audio").mkdir()
+        (tmp_path / "rttm").mkdir()
+        shutil.copy(SAMPLE.audio, tmp_path / "audio" / "sample.wav")
+        (tmp_path / "rttm" / "h.rttm").write_text(format_rttm(hypothesis) + "SPEAKER ghost 1 0 1 <NA> <NA> A <NA> <NA>\n")
+        out = tmp_path / "outdir"
+        args = ["refine", "--audio-dir", str(tmp_path / "audio"), "--rttm-dir", str(tmp_path / "rttm"), "-o", str(out),
+                "--model", str(tiny_checkpoint)]
+    elif case == "short_audio":
+        sf.write(tmp_path / "sample.wav", load_audio(SAMPLE.audio)[:160_000], 16_000)
+        args[1] = str(tmp_path / "sample.wav")
+    elif case == "unknown_model":
+        args[-1] = "best-model-ever"
+    elif case == "malformed_rttm":
+        hyp.write_text("SPEAKER sample 1 zero 1.0 <NA> <NA> A <NA> <NA>\n")
+    elif case == "missing_audio":
+        args[1] = str(tmp_path / "missing.wav")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diarefine: error:") and re.search(message, err), err
+    assert not out.exists()
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*out*"))
