@@ -1,13 +1,14 @@
 """Before / after refinement on simulated conversations and on the bundled sample (not a test).
 
-    python benchmarks/bench_refine.py --corpus SIM/dev --count 20 --thresholds 0.3 0.5 0.6 0.7
+    python benchmarks/bench_refine.py --sample --corpus SIM/dev --count 20
 
 For each hypothesis source (``diarize``: the embedded baseline diarizer; ``perturb``: the
-reference perturbed with the empirical error model, seeded), the model's predictions are
-computed once and every confidence threshold is then applied to them. Prints, per source,
-the pooled DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics before
-refinement and after it at each threshold, plus the relative change of collar-0 DER.
-``--sample`` adds the bundled sample with its ``diarize`` hypothesis.
+reference perturbed with the empirical error model, seeded), each refiner's predictions
+(by default the three classical refiners and the shipped model) are computed once and then
+applied at its own threshold, or at each of ``--thresholds``. Prints, per source, the pooled
+DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics of the hypothesis
+and of every refined version, the relative change of DER, and each refiner's real-time
+factor. ``--sample`` adds the bundled sample with its ``diarize`` hypothesis.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
 from diarefine.metrics.der import HEADLINE, MDEVAL
+from diarefine.pretrained import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.refinement import Refiner, apply_predictions
 from diarefine.rttm import load_uems, merge_turns, read_rttm
 from diarefine.samples import bundled_sample
@@ -33,30 +35,31 @@ def hypotheses(recordings: list[Recording], source: str, seed: int) -> dict[str,
     return {r.file_id: perturb(list(r.turns), model, seed=seed)[0] for r in recordings}
 
 
-def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiner: Refiner,
-           thresholds: list[float]) -> None:
-    began = time.perf_counter()
-    predicted = {r.file_id: refiner.refine_file(r.audio, hyp[r.file_id]) for r in recordings}
-    seconds = time.perf_counter() - began
-    audio_s = sum(p.duration_s for p in predicted.values())
+def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiners: list[Refiner],
+           thresholds: list[float] | None) -> None:
     reference = {r.file_id: list(r.turns) for r in recordings}
     uem = {r.file_id: list(r.uem) for r in recordings} if all(r.uem for r in recordings) else None
     versions = {"hypothesis": {fid: merge_turns(t) for fid, t in hyp.items()}}
-    moves = {}
-    for threshold in thresholds:
-        name = f"refined @ {threshold:g}"
-        results = [apply_predictions(fid, hyp[fid], p.changes, p.offset_s, p.confidence, threshold)
-                   for fid, p in predicted.items()]
-        versions[name] = {r.file_id: r.turns for r in results}
-        moves[name] = MoveCounts.of(results)
+    moves, speed, audio_s = {}, {}, 0.0
+    for refiner in refiners:
+        began = time.perf_counter()
+        predicted = {r.file_id: refiner.refine_file(r.audio, hyp[r.file_id]) for r in recordings}
+        audio_s = sum(p.duration_s for p in predicted.values())
+        rtf = (time.perf_counter() - began) / audio_s
+        for threshold in thresholds or [refiner.threshold]:
+            name = f"{refiner.model_name} @ {threshold:g}"
+            results = [apply_predictions(fid, hyp[fid], p.changes, p.offset_s, p.confidence, threshold)
+                       for fid, p in predicted.items()]
+            versions[name] = {r.file_id: r.turns for r in results}
+            moves[name], speed[name] = MoveCounts.of(results), rtf
     comparison = compare(reference, versions, uem, moves, jobs=2)
-    title, header, rows = comparison.table(f"{title}: {len(recordings)} files, {audio_s / 60:.1f} min, refine RTF "
-                                           f"{seconds / audio_s:.4f} ({refiner.model_name})")
-    rows = [row + ["-" if i == 0 else
-                   f"{100 * comparison.relative_change('hypothesis', row[0]):+.1f}% / "
-                   f"{100 * comparison.relative_change('hypothesis', row[0], MDEVAL):+.1f}%"]
+    title, header, rows = comparison.table(f"{title}: {len(recordings)} files, {audio_s / 60:.1f} min")
+    rows = [row + (["-", "-"] if i == 0 else
+                   [f"{100 * comparison.relative_change('hypothesis', row[0]):+.1f}% / "
+                    f"{100 * comparison.relative_change('hypothesis', row[0], MDEVAL):+.1f}%",
+                    f"{speed[row[0]]:.4f}"])
             for i, row in enumerate(rows)]
-    print_table(title, header + [f"rel. {HEADLINE} / md-eval"], rows)
+    print_table(title, header + [f"rel. {HEADLINE} / md-eval", "refine RTF"], rows)
 
 
 def main() -> None:
@@ -66,21 +69,23 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--sources", nargs="+", choices=["diarize", "perturb"], default=["diarize", "perturb"])
     parser.add_argument("--sample", action="store_true", help="also the bundled sample (diarize hypothesis)")
-    parser.add_argument("--model", default=None, help="checkpoint or shipped name (default: the shipped model)")
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.3, 0.5, 0.6, 0.7])
+    parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
+                        help="checkpoints, shipped or classical names (default: %(default)s)")
+    parser.add_argument("--thresholds", type=float, nargs="+",
+                        help="apply each refiner at these thresholds (default: its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed hypotheses")
     args = parser.parse_args()
-    refiner = Refiner(args.model, threshold=0.0)
+    refiners = [Refiner(model) for model in args.models]
     if args.sample:
         s = bundled_sample()
         rec = Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]), tuple(load_uems(s.uem)["sample"]))
-        report("(a) bundled sample, diarize", [rec], hypotheses([rec], "diarize", args.seed), refiner,
+        report("(a) bundled sample, diarize", [rec], hypotheses([rec], "diarize", args.seed), refiners,
                args.thresholds)
     if args.corpus:
         recordings = discover_corpus(args.corpus)[args.skip:args.skip + args.count]
         for source in args.sources:
             label = {"diarize": "(b)", "perturb": "(c)"}[source]
-            report(f"{label} {args.corpus}, {source}", recordings, hypotheses(recordings, source, args.seed), refiner,
+            report(f"{label} {args.corpus}, {source}", recordings, hypotheses(recordings, source, args.seed), refiners,
                    args.thresholds)
 
 

@@ -28,7 +28,7 @@ TINY = {
 }
 #: Default sizes at D = 768, E = 256 (the plan's parameter counts; each default within 15%).
 PLANNED_PARAMETERS = {"mlp": 822_000, "transformer": 1_400_000, "diffusion": 1_600_000, "contrastive": 361_000}
-VARIANTS = MODELS.names()
+VARIANTS = [name for name in MODELS.names() if MODELS.get(name).trainable]  # learned variants
 
 
 def tiny(name: str, **overrides) -> torch.nn.Module:
@@ -139,7 +139,7 @@ def test_contrastive_reads_a_sub_frame_soft_argmax() -> None:
 
 
 def test_build_model_refuses_unknown_variants_and_settings() -> None:
-    with pytest.raises(UnknownNameError, match="choose one of: contrastive, diffusion, mlp, transformer"):
+    with pytest.raises(UnknownNameError, match="choose one of: bic, contrastive, diffusion, mlp, silence-snap, similarity, transformer"):
         build_model("lstm")
     with pytest.raises(ConfigError, match="unknown key 'd_modle'"):
         build_model("transformer", d_modle=64)

@@ -96,7 +96,7 @@ def test_train_cli_overfit_then_evaluate(caches, tmp_path: Path, capsys) -> None
     assert "no refinement" in printed and "by difficulty" in printed
     data = json.loads(report.read_text())
     rows = {m["label"]: m for m in data["models"]}
-    assert set(rows) == {"no refinement", "tr"} and data["n_windows"] == 24 and data["n_change_windows"] == 18
+    assert set(rows) == {"no refinement", "bic", "tr"} and data["n_windows"] == 24 and data["n_change_windows"] == 18
     assert rows["no refinement"]["overall"]["no_change_moved@100ms"] == 0.0
     assert rows["tr"]["n_parameters"] > 0 and rows["tr"]["windows_per_s"] > 0
     assert set(rows["tr"]["by_difficulty"]) == {"easy", "medium", "hard"}

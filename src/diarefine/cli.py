@@ -251,11 +251,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .config import parse_override
 
     overrides = {".".join(keys): value for keys, value in map(parse_override, args.model_set or [])}
-    bar, update = _progress_bar(len(args.checkpoints), "evaluating")
+    from .pretrained import CLASSICAL_REFINERS
+
+    classical = () if args.no_classical else CLASSICAL_REFINERS
+    bar, update = _progress_bar(len(set(args.checkpoints) | set(classical)), "evaluating")
     bar.unit = "model"
     with bar:
         report = evaluate(args.cache, args.checkpoints, threshold=args.threshold, batch_size=args.batch_size,
-                          device=args.device, progress=update, model_overrides=overrides)
+                          device=args.device, progress=update, model_overrides=overrides, classical=classical,
+                          audio_dir=args.audio_dir)
     for title, header, rows in report.tables():
         print_table(title, header, rows)
     if args.json:
@@ -375,7 +379,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Boundary metrics of each checkpoint on a cache's windows, against the "
                                    "'no refinement' row, by difficulty, with inference speed and size.")
     p.add_argument("--cache", required=True, action="append", help="cache file (.h5); repeat for shards")
-    p.add_argument("checkpoints", metavar="CKPT", nargs="*", help="diarefine checkpoints (OUT/best.pt of train)")
+    p.add_argument("checkpoints", metavar="CKPT", nargs="*",
+                   help="diarefine checkpoints (OUT/best.pt of train) or classical refiner names")
+    p.add_argument("--no-classical", action="store_true",
+                   help="leave out the classical refiners (bic, similarity, silence-snap; included by default)")
+    p.add_argument("--audio-dir", help="audio of the cache's recordings (<file id>.<ext>), for the classical "
+                                       "refiners that read audio; default: the paths stored in the cache")
     p.add_argument("--threshold", type=float, default=0.5, help="confidence below which a boundary is left alone")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu", help="cpu or cuda (speed is measured there)")

@@ -142,6 +142,7 @@ def cmd_diarize(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import REFINED, run_demo
+    from .pretrained import CLASSICAL_REFINERS
     from .display import print_table
     from .refinement import Refiner
     from .rttm import load_uems, merge_turns, read_rttm
@@ -169,7 +170,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     refiner = Refiner(args.model, args.threshold, args.device)
     bar, update = _window_bar("refining")
     with bar:
-        result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update)
+        result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
+                          classical=() if args.no_classical else CLASSICAL_REFINERS)
     source = "diarefine diarize" if result.diarization else str(args.hyp)
     print_table(*result.comparison.table(f"before / after on {file_id}: hypothesis from {source}, refined with "
                                          f"{refiner.model_name} (threshold {refiner.threshold:g})"))
@@ -184,13 +186,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def add_parsers(sub) -> None:
     """Add the ``refine``, ``diarize`` and ``demo`` subcommands to the CLI's subparsers."""
     from .models.base import DEFAULT_THRESHOLD
-    from .pretrained import DEFAULT_MODEL, SHIPPED_MODELS
+    from .pretrained import CLASSICAL_REFINERS, DEFAULT_MODEL, SHIPPED_MODELS
 
     shipped = ", ".join(f"{name} (threshold {m.threshold:g})" for name, m in SHIPPED_MODELS.items())
 
     def add_model(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", default=DEFAULT_MODEL,
-                       help=f"checkpoint path or shipped model name; shipped: {shipped} (default: %(default)s)")
+                       help=f"checkpoint path, shipped model ({shipped}) or classical refiner "
+                            f"({', '.join(CLASSICAL_REFINERS)}) (default: %(default)s)")
         p.add_argument("--threshold", type=float,
                        help="move a change only when the model's confidence exceeds this; 1.0 moves nothing "
                             f"(default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other checkpoints)")
@@ -233,6 +236,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--uem", help="UEM of the scored regions (default: the bundled sample's, or the turns' extent)")
     p.add_argument("--hyp", help="refine this system RTTM instead of the baseline diarizer's output")
     p.add_argument("--out", default=DEMO_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--no-classical", action="store_true",
+                   help="leave out the rows of the classical refiners (bic, similarity, silence-snap)")
     add_model(p)
     add_diarize_options(p)
     p.set_defaults(func=cmd_demo)

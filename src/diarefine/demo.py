@@ -1,6 +1,7 @@
 """``diarefine demo``: diarize -> refine -> score one recording (the bundled sample by default).
 
-Prints nothing itself: returns the before / after comparison and writes the hypothesis and
+Prints nothing itself: returns the before / after comparison (the hypothesis, each classical
+refiner, and the model's refinement, on the same changes) and writes the hypothesis and
 refined RTTMs, the scores as JSON and a PNG of the reference, hypothesis and refined
 timelines stacked, so the CLI and notebooks show the same thing.
 """
@@ -12,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .before_after import Comparison, MoveCounts, compare
+from .changes import find_changes
 from .diarize import Diarization, DiarizeConfig, diarize
 from .errors import DiarefineError
 from .fileio import write_json
 from .plots import plot_timelines
+from .pretrained import CLASSICAL_REFINERS
 from .refinement import FileRefinement, Progress, Refiner
 from .rttm import merge_turns, write_rttm
 from .types import Region, Turn
@@ -35,8 +38,10 @@ class DemoResult:
 
 def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, refiner: Refiner,
              uem: Sequence[Region] | None = None, hypothesis: Sequence[Turn] | None = None,
-             diarize_config: DiarizeConfig = DiarizeConfig(), progress: Progress | None = None) -> DemoResult:
-    """Diarize ``audio`` (unless ``hypothesis`` is given), refine, and score both against ``reference``."""
+             diarize_config: DiarizeConfig = DiarizeConfig(), progress: Progress | None = None,
+             classical: Sequence[str] = CLASSICAL_REFINERS) -> DemoResult:
+    """Diarize ``audio`` (unless ``hypothesis`` is given), refine it with ``refiner`` and with each
+    ``classical`` refiner, and score them all against ``reference``."""
     file_ids = sorted({t.file_id for t in reference})
     if len(file_ids) != 1:
         raise DiarefineError(f"the demo scores one recording; the reference has file ids {file_ids}")
@@ -47,9 +52,11 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
         hypothesis = diarization.turns
     hypothesis = merge_turns(hypothesis)
     refinement = refiner.refine_file(audio, hypothesis, progress)
-    comparison = compare({file_id: list(reference)}, {HYPOTHESIS: {file_id: hypothesis},
-                                                      REFINED: {file_id: refinement.turns}},
-                         uem={file_id: list(uem)} if uem else None, moves={REFINED: MoveCounts.of([refinement])})
+    baselines = {name: Refiner(name).refine_file(audio, hypothesis) for name in classical}
+    versions = {HYPOTHESIS: hypothesis, **{name: r.turns for name, r in baselines.items()}, REFINED: refinement.turns}
+    moves = {name: MoveCounts.of([r]) for name, r in {**baselines, REFINED: refinement}.items()}
+    comparison = compare({file_id: list(reference)}, {name: {file_id: turns} for name, turns in versions.items()},
+                         uem={file_id: list(uem)} if uem else None, moves=moves)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / "hypothesis.rttm", out_dir / "refined.rttm", out_dir / "scores.json", out_dir / "timelines.png"]
@@ -57,7 +64,9 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     write_rttm(refinement.turns, outputs[1])
     write_json(outputs[2], {"audio": str(audio), "model": refiner.model_name, "threshold": refiner.threshold,
                             **comparison.to_dict(), "refinement": refinement.summary()})
-    plot_timelines({"reference": list(reference), HYPOTHESIS: hypothesis, REFINED: refinement.turns}, outputs[3],
-                   f"{file_id}: reference, {'diarize' if diarization else 'given'} hypothesis, refined "
-                   f"({refiner.model_name}, threshold {refiner.threshold:g})")
+    tracks = {"reference": list(reference), HYPOTHESIS: hypothesis, REFINED: refinement.turns}
+    plot_timelines(tracks, outputs[3], f"{file_id}: reference, {'diarize' if diarization else 'given'} hypothesis, "
+                                       f"refined ({refiner.model_name}, threshold {refiner.threshold:g}); "
+                                       "lines: speaker changes",
+                   marks_s={name: [c.time for c in find_changes(turns)] for name, turns in tracks.items()})
     return DemoResult(comparison, refinement, diarization, outputs)

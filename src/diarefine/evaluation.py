@@ -22,7 +22,12 @@ from .data import DIFFICULTY_NAMES, WindowDataset, check_config, collate_windows
 from .display import percent, seconds
 from .errors import DiarefineError, MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
-from .models import MODELS, BoundaryModel, load_checkpoint
+from .audio import AudioInfo, audio_info, read_window
+from .data.corpus import audio_by_id
+from .embeddings import SpeakerEmbedder, build_embedder
+from .models import MODELS, BoundaryModel, classical_checkpoint, load_checkpoint
+from .pretrained import CLASSICAL_REFINERS
+from .window_inputs import extra_inputs
 from .models.base import DEFAULT_THRESHOLD
 
 NO_REFINEMENT = "no refinement"
@@ -43,19 +48,60 @@ class Predictions:
         return np.where(self.confidence > threshold, self.offset_s, 0.0)
 
 
+class WindowAudio:
+    """Reads the audio of a cache's windows, for models with `extra_inputs` (classical refiners).
+
+    Each window's recording is found by file id: in ``audio_dir`` when given (audio named
+    ``<file id>.<ext>``), else at the path the cache stored when it was built.
+    """
+
+    def __init__(self, dataset: WindowDataset, audio_dir: str | Path | None = None) -> None:
+        self.file_ids, stored = dataset.window_files()
+        found = {k: str(v) for k, v in audio_by_id(audio_dir).items()} if audio_dir else stored
+        self.paths = {fid: found.get(fid, "") for fid in set(self.file_ids)}
+        self.missing = sorted(fid for fid, p in self.paths.items() if not p or not Path(p).is_file())
+        self.centers_s = dataset.column("center_s")
+        self.window_s = float(dataset.config["window"]["window_s"])
+        self._info: dict[str, AudioInfo] = {}
+
+    def read(self, indices: range) -> tuple[np.ndarray, np.ndarray]:
+        """waves [B, N] float32 and valid [B, N] bool of the windows ``indices``."""
+        pieces = []
+        for i in indices:
+            fid = self.file_ids[i]
+            if fid not in self._info:
+                self._info[fid] = audio_info(self.paths[fid])
+            pieces.append(read_window(self._info[fid], self.centers_s[i] - self.window_s / 2, self.window_s))
+        waves, valid = zip(*pieces)
+        return np.stack(waves), np.stack(valid)
+
+
 @torch.inference_mode()
 def predict(model: BoundaryModel, dataset: WindowDataset, batch_size: int = 64,
-            device: str | torch.device = "cpu") -> Predictions:
-    """Run ``model`` over every window of ``dataset`` in batches; times the forward passes only."""
+            device: str | torch.device = "cpu", audio: WindowAudio | None = None,
+            embedder: SpeakerEmbedder | None = None, outputs=None) -> Predictions:
+    """Run ``model`` over every window of ``dataset`` in batches; times the forward passes and the
+    model's extra inputs (``audio`` and ``embedder`` provide them), not the cache reads.
+
+    ``outputs(batch) -> (offset_s, value)`` replaces ``model(batch)`` (e.g. a classical refiner's
+    ``predict_with_score``, whose raw scores then fill ``confidence``)."""
+    outputs = outputs or model
     model = model.to(device).eval()
+    if model.extra_inputs and audio is None:
+        raise DiarefineError(f"{model.name} needs the windows' audio ({', '.join(model.extra_inputs)})")
     offsets, confidences, spent = [], [], 0.0
     for start in range(0, len(dataset), batch_size):
-        batch = collate_windows(dataset.__getitems__(range(start, min(start + batch_size, len(dataset)))))
-        batch = {k: v.to(device) for k, v in batch.items()}
-        if start == 0:
-            model(batch)  # warm-up (allocations, lazy init) outside the timing
+        rows = range(start, min(start + batch_size, len(dataset)))
+        batch = collate_windows(dataset.__getitems__(rows))
+        waves = audio.read(rows) if model.extra_inputs else None
         began = time.perf_counter()
-        offset_s, confidence = model(batch)
+        if waves is not None:
+            batch.update(extra_inputs(model, *waves, embedder))
+        batch = {k: v.to(device) for k, v in batch.items()}
+        if start == 0 and waves is None:
+            outputs(batch)  # warm-up (allocations, lazy init) outside the timing
+            began = time.perf_counter()
+        offset_s, confidence = outputs(batch)
         if torch.cuda.is_available() and str(device).startswith("cuda"):
             torch.cuda.synchronize()
         spent += time.perf_counter() - began
@@ -95,6 +141,7 @@ class EvaluationReport:
     batch_size: int
     device: str
     rows: list[ModelReport]
+    skipped: list[str] = field(default_factory=list)  # models that could not run (why)
 
     def tables(self) -> list[tuple[str, list[str], list[list[str]]]]:
         """(title, header, rows) of the three console tables: overall, by difficulty, threshold sweep."""
@@ -107,7 +154,9 @@ class EvaluationReport:
         title = (f"diarefine evaluate: {', '.join(self.cache)} ({self.n_windows} windows, {self.n_change_windows} "
                  f"with a change). Boundaries move only where confidence > {self.threshold:g}; 'no-chg moved': "
                  f"no-change windows moved > 100 ms; 'MAE ungated': every prediction applied; speed on "
-                 f"{self.device}, batch {self.batch_size}, features excluded")
+                 f"{self.device}, batch {self.batch_size}, cache features excluded (a classical refiner's own "
+                 f"inputs, e.g. sliding embeddings, included)" + (f". Skipped: {'; '.join(self.skipped)}"
+                                                                   if self.skipped else ""))
         header = ["model", "variant", "params", "MAE", "median", "RMSE", "acc@50", "acc@100", "acc@200",
                   "no-chg moved", "MAE ungated", "windows/s"]
         first = self.rows[0]
@@ -121,12 +170,12 @@ class EvaluationReport:
                 ("by difficulty (initial |offset|: easy < 0.25 s <= medium < 0.75 s <= hard): MAE / acc@100ms",
                  ["model"] + [f"{k} (n={first.by_difficulty[k].errors.n})" for k in levels], difficulty),
                 ("confidence threshold sweep: MAE / acc@100ms / no-change windows moved",
-                 ["model"] + [f">= {t:g}" for t in first.sweep], sweep)]
+                 ["model"] + [f"> {t:g}" for t in first.sweep], sweep)]
 
     def to_dict(self) -> dict:
         return {"cache": self.cache, "n_windows": self.n_windows, "n_change_windows": self.n_change_windows,
                 "threshold": self.threshold, "batch_size": self.batch_size, "device": self.device,
-                "models": [r.to_dict() for r in self.rows]}
+                "models": [r.to_dict() for r in self.rows], "skipped": self.skipped}
 
 
 def _report(label: str, variant: str, n_parameters: int, windows_per_s: float | None, predictions: Predictions,
@@ -169,26 +218,45 @@ def check_overrides(overrides: dict) -> None:
 
 
 def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold: float = DEFAULT_THRESHOLD,
-             batch_size: int = 64, device: str = "cpu", progress=None,
-             model_overrides: dict | None = None) -> EvaluationReport:
-    """Evaluate each checkpoint on the cache; the first row is "no refinement" (offset 0 everywhere).
+             batch_size: int = 64, device: str = "cpu", progress=None, model_overrides: dict | None = None,
+             classical: tuple[str, ...] = CLASSICAL_REFINERS, audio_dir: str | Path | None = None) -> EvaluationReport:
+    """Evaluate on the cache: "no refinement" (offset 0 everywhere), the ``classical`` refiners,
+    then each checkpoint (a path, or the name of a classical refiner).
 
-    ``model_overrides`` change inference-time settings of every model that has them (e.g.
-    ``{"n_sample_steps": 5}`` for diffusion models); other models ignore them.
+    ``model_overrides`` change settings of every model that has them (e.g. ``{"n_sample_steps": 5}``
+    for diffusion models); other models ignore them. Classical refiners that need audio read it
+    from the paths stored in the cache or from ``audio_dir``; without audio they are skipped
+    (listed in ``EvaluationReport.skipped``).
     """
     check_overrides(model_overrides or {})
     paths = [cache] if isinstance(cache, (str, Path)) else list(cache)
     dataset = WindowDataset(paths, in_memory=True)
     n = len(dataset)
     rows = [_report(NO_REFINEMENT, "-", 0, None, Predictions(np.zeros(n), np.zeros(n)), dataset, threshold)]
-    for i, path in enumerate(checkpoints):
-        ckpt = load_checkpoint(path, overrides=model_overrides, ignore_unknown=True)
-        check_compatible(ckpt.cache_config, dataset, str(path))
-        predictions = predict(ckpt.model, dataset, batch_size, device)
+    audio, embedder, skipped = None, None, []
+    names = [c for c in classical if c not in {str(p) for p in checkpoints}] + list(checkpoints)
+    for i, spec in enumerate(names):
+        if str(spec) in CLASSICAL_REFINERS:
+            ckpt = classical_checkpoint(str(spec), dataset.config, dataset.feature_dim, dataset.embedding_dim,
+                                        model_overrides)
+            label = str(spec)
+        else:
+            ckpt = load_checkpoint(spec, overrides=model_overrides, ignore_unknown=True)
+            check_compatible(ckpt.cache_config, dataset, str(spec))
+            label = checkpoint_label(spec)
+        if ckpt.model.extra_inputs:
+            audio = audio or WindowAudio(dataset, audio_dir)
+            if audio.missing:
+                skipped.append(f"{label} (no audio for {len(audio.missing)} file(s), e.g. {audio.missing[0]}; "
+                               "pass --audio-dir)")
+                continue
+            if "sliding_emb" in ckpt.model.extra_inputs:
+                embedder = embedder or build_embedder(dataset.config["embeddings"])
+        predictions = predict(ckpt.model, dataset, batch_size, device, audio, embedder)
         speed = n / predictions.model_seconds if predictions.model_seconds > 0 else None
-        rows.append(_report(checkpoint_label(path), ckpt.model.name, ckpt.model.n_parameters(), speed,
-                            predictions, dataset, threshold))
+        rows.append(_report(label, ckpt.model.name, ckpt.model.n_parameters(), speed, predictions, dataset,
+                            threshold))
         if progress:
             progress(i + 1)
     return EvaluationReport([str(p) for p in paths], n, int(dataset.column("has_change").sum()), threshold,
-                            batch_size, str(device), rows)
+                            batch_size, str(device), rows, skipped)

@@ -71,11 +71,13 @@ def plot_error_cdfs(errors_by_model: dict[str, np.ndarray], path: str | Path, ti
                "share of windows with a change", title or "boundary error CDF", dashed=("no refinement",))
 
 
-def plot_timelines(tracks: dict[str, list], path: str | Path, title: str = "") -> None:
+def plot_timelines(tracks: dict[str, list], path: str | Path, title: str = "",
+                   marks_s: dict[str, list[float]] | None = None) -> None:
     """Stacked speaker timelines (reference, hypothesis, refined, ...), one row per track.
 
     ``tracks`` maps a row name to its turns; speakers get a colour per row (labels of different
-    systems need not agree), and each row's speaker changes are marked with thin lines.
+    systems need not agree). ``marks_s`` (row name -> times) draws thin lines, e.g. each row's
+    speaker changes, so moved boundaries can be compared across rows.
     """
     names = list(tracks)
     end = max((t.end for turns in tracks.values() for t in turns), default=1.0)
@@ -89,6 +91,8 @@ def plot_timelines(tracks: dict[str, list], path: str | Path, title: str = "") -
             ax.broken_barh([(t.start, t.end - t.start)], (k, 0.8), color=palette(k % 10))
         ax.set_yticks([k + 0.4 for k in range(len(speakers))], speakers, fontsize=7)
         ax.set_ylim(-0.2, max(len(speakers), 1))
+        for t in (marks_s or {}).get(name, []):
+            ax.axvline(t, color="black", lw=0.6, alpha=0.7)
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
     axes[-1, 0].set_xlim(0, end)

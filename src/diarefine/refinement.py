@@ -26,11 +26,12 @@ from .config import from_dict
 from .embeddings import ProfileConfig, build_embedder, window_embedding
 from .errors import DiarefineError
 from .features import build_feature_extractor
-from .models import Checkpoint, load_checkpoint
+from .models import Checkpoint
 from .models.base import DEFAULT_THRESHOLD
-from .pretrained import resolve_model
+from .pretrained import load_model
 from .rttm import from_annotation, merge_turns, to_annotation
 from .types import Change, Seconds, Turn
+from .window_inputs import extra_inputs
 
 Progress = Callable[[int, int], None]  # (windows done, windows in the file)
 
@@ -68,8 +69,8 @@ class FileRefinement:
 class Refiner:
     """A boundary model with the front end it was trained with (features, speaker embedder).
 
-    ``model``: a shipped model name (default: `pretrained.DEFAULT_MODEL`), a checkpoint path,
-    or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's confidence
+    ``model``: a shipped model name (default: `pretrained.DEFAULT_MODEL`), a classical refiner
+    (``bic``, ``similarity``, ``silence-snap``), a checkpoint path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's confidence
     exceeds it (default: the shipped model's tuned value, 0.5 for other checkpoints); 1.0
     moves nothing. ``block_s`` is how much audio is read at once for speaker embeddings.
     """
@@ -79,8 +80,7 @@ class Refiner:
         if isinstance(model, Checkpoint):
             self.checkpoint, default_threshold, self.model_name = model, DEFAULT_THRESHOLD, str(model.path or model.model.name)
         else:
-            resolved = resolve_model(model)
-            self.checkpoint = load_checkpoint(resolved.path, map_location=device)
+            self.checkpoint, resolved = load_model(model, device)
             default_threshold, self.model_name = resolved.threshold, resolved.name
         self.threshold = default_threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
@@ -134,6 +134,7 @@ class Refiner:
                 "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
                 "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
             }
+            batch.update(extra_inputs(self.model, np.stack(waves), np.stack(valid), self.embedder))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()

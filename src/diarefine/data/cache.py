@@ -17,6 +17,8 @@ Layout (N windows, T frames, D feature dims, E embedding dims)::
     difficulty      [N]       int8      0 easy, 1 medium, 2 hard, -1 no change
     source          [N]       int8      0 drawn around a true change, 1 false-change window
     file_ids        [F]       str
+    audio_paths     [F]       str       absolute path of each recording's audio when the cache was built
+                                        (lets ``evaluate`` read windows for models that need audio)
 
 Attributes: ``schema`` (version), ``config`` (JSON of the window / feature / embedding / draw
 settings), ``config_hash``, ``complete``. The writer works on a temporary name and renames
@@ -58,6 +60,7 @@ class CacheWriter:
                               "config_hash": config_hash(config), "complete": False})
         self.n = 0
         self.file_ids: list[str] = []
+        self.audio_paths: list[str] = []
         chunk = max(1, min(64, 2**20 // (n_frames * feature_dim * 2)))
         self.h5.create_dataset("features", (0, n_frames, feature_dim), np.float16,
                                maxshape=(None, n_frames, feature_dim), chunks=(chunk, n_frames, feature_dim))
@@ -67,13 +70,14 @@ class CacheWriter:
             rows = 256 if shape else 4096
             self.h5.create_dataset(name, (0, *shape), dtype, maxshape=(None, *shape), chunks=(rows, *shape))
 
-    def append(self, file_id: str, arrays: dict[str, np.ndarray]) -> None:
+    def append(self, file_id: str, arrays: dict[str, np.ndarray], audio_path: str | Path = "") -> None:
         """Append one recording's windows (``arrays`` holds every per-window dataset but file_index)."""
         k = len(arrays["features"])
         if k == 0:
             return
         arrays = {**arrays, "file_index": np.full(k, len(self.file_ids), np.int32)}
         self.file_ids.append(file_id)
+        self.audio_paths.append(str(Path(audio_path).resolve()) if audio_path else "")
         for name in ("features", *PER_WINDOW):
             ds = self.h5[name]
             ds.resize(self.n + k, axis=0)
@@ -82,6 +86,7 @@ class CacheWriter:
 
     def close(self) -> Path:
         self.h5.create_dataset("file_ids", data=np.array(self.file_ids, dtype=h5py.string_dtype()))
+        self.h5.create_dataset("audio_paths", data=np.array(self.audio_paths, dtype=h5py.string_dtype()))
         self.h5.attrs["complete"] = True
         self.h5.close()
         os.replace(self.tmp, self.path)

@@ -19,7 +19,8 @@ from .cache import check_config, read_config
 
 #: Per-window fields a model batch uses; metadata fields come along for evaluation.
 TENSOR_FIELDS = ("features", "mask", "left_emb", "right_emb", "offset_s", "has_change")
-META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "source", "center_s", "change_index")
+META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "source", "center_s", "change_index",
+               "file_index")
 
 
 class WindowDataset(Dataset):
@@ -101,6 +102,18 @@ class WindowDataset(Dataset):
     @property
     def n_frames(self) -> int:
         return int(self._file(0)["features"].shape[1])
+
+    def window_files(self) -> tuple[np.ndarray, dict[str, str]]:
+        """File id of every window [N] (str), and each file's audio path as stored at build time
+        ("" when unknown: caches from before audio paths were stored)."""
+        ids, paths = [], {}
+        for k in range(len(self.paths)):
+            h5 = self._file(k)
+            file_ids = h5["file_ids"].asstr()[:]
+            stored = h5["audio_paths"].asstr()[:] if "audio_paths" in h5 else [""] * len(file_ids)
+            paths.update(zip(file_ids, stored))
+            ids.append(file_ids[h5["file_index"][:]])
+        return np.concatenate(ids), paths
 
     def column(self, name: str) -> np.ndarray:
         """One per-window field for all windows (e.g. ``difficulty`` for stratified reports)."""

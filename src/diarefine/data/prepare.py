@@ -168,22 +168,23 @@ def prepare_cache(recordings: Sequence[Recording], out: str | Path, config: Prep
     if not recordings:
         raise DiarefineError("no recordings to prepare (empty corpus or shard)")
     builder = WindowBuilder(config)
+    audio = {r.file_id: r.audio for r in recordings}
     cache_config = builder.cache_config() | {"shard": list(shard) if shard else None}
     with CacheWriter(out, cache_config, builder.extractor.n_frames, builder.extractor.dim,
                      builder.embedder.dim) as writer:
         if workers <= 1:
             results = ((r.file_id, builder.build(r)) for r in recordings)
-            _consume(results, writer, progress)
+            _consume(results, writer, progress, audio)
         else:
             threads = max(1, torch.get_num_threads() // workers)
             with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config, threads)) as pool:
-                _consume(pool.map(_build_in_worker, recordings), writer, progress)
+                _consume(pool.map(_build_in_worker, recordings), writer, progress, audio)
         n = writer.n
     return Path(out), n
 
 
-def _consume(results, writer: CacheWriter, progress) -> None:
+def _consume(results, writer: CacheWriter, progress, audio: dict[str, Path]) -> None:
     for done, (file_id, arrays) in enumerate(results, 1):
-        writer.append(file_id, arrays)
+        writer.append(file_id, arrays, audio[file_id])
         if progress:
             progress(done, writer.n)

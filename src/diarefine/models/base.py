@@ -11,6 +11,9 @@ A model sees one window (4 s around an initial boundary) and says where the spea
 * ``confidence`` in [0, 1]: that the window holds a change at that place (no-change windows
   are the negatives every variant learns from).
 
+The classical refiners (``bic``, ``similarity``, ``silence-snap``) share this interface
+and registry with ``trainable = False``; some need ``extra_inputs`` the caller adds.
+
 Training adds ``batch["offset_s"]`` [B] (true offset; 0 where none) and ``batch["has_change"]``
 [B] bool. ``losses(batch)`` returns named scalar terms whose sum is ``"loss"``; ``loss(batch)``
 is that sum. Models are plain ``nn.Module``s; only ``training/`` knows Lightning.
@@ -64,6 +67,12 @@ class BoundaryModel(nn.Module):
 
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    #: False for the classical refiners: nothing to learn, `train` refuses them.
+    trainable: ClassVar[bool] = True
+    #: Inputs beyond features / mask / embeddings that the caller must add to the batch:
+    #: ``"waves"`` (``waves`` [B, N] float32 16 kHz and ``wave_mask`` [B, N] bool) and
+    #: ``"sliding_emb"`` ([B, K, E] embeddings of short analysis windows across the window).
+    extra_inputs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()

@@ -101,3 +101,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
                       training_metrics=payload.get("training_metrics", {}),
                       training_config=payload.get("training_config", {}),
                       package_version=payload.get("package_version", "?"), path=path)
+
+
+def classical_checkpoint(name: str, cache_config: dict, feature_dim: int, embedding_dim: int,
+                         overrides: dict | None = None) -> Checkpoint:
+    """A classical refiner (no weights) wrapped like a loaded checkpoint, for the given front end.
+
+    ``cache_config`` holds the ``window`` / ``features`` / ``embeddings`` sections it runs on (a
+    cache's, or the shipped model's defaults); ``overrides`` change its settings.
+    """
+    cls = MODELS.get(name)
+    if cls.trainable:
+        raise DiarefineError(f"{name!r} is a learned variant: give its checkpoint file (train it with `diarefine train`)")
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    settings = {k: v for k, v in (overrides or {}).items() if k in known}
+    n_frames = int(cache_config["window"]["n_frames"])
+    model = build_model({"name": name, "feature_dim": feature_dim, "embedding_dim": embedding_dim,
+                         "n_frames": n_frames, **settings})
+    return Checkpoint(model=model.eval(), features=cache_config["features"], embeddings=cache_config["embeddings"],
+                      window=cache_config["window"], profile=cache_config.get("profile"))

@@ -102,6 +102,10 @@ def load_train_config(path: str | Path | None, overrides: list[str] = ()) -> Tra
     data = apply_overrides(read_toml(path) if path else {}, list(overrides))
     config = from_dict(TrainConfig, data, str(path or "config"))
     cls = MODELS.get(config.model["name"])
+    if not cls.trainable:
+        raise ConfigError(f"{path or 'config'}: [model] name = {cls.name!r} is a classical refiner and needs no "
+                          f"training; use it directly: `diarefine refine --model {cls.name}`, and `diarefine "
+                          "evaluate` includes it in every table")
     from_dict(cls.Config, {k: v for k, v in config.model.items() if k != "name"}, f"{path or 'config'}: [model]")
     return config
 

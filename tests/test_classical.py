@@ -1,0 +1,161 @@
+"""The classical refiners (bic, similarity, silence-snap) on synthetic windows whose change point
+is known, with and without a change; and how train / evaluate / refine treat them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fixtures import synthetic_cache
+from scipy.signal import lfilter
+
+from diarefine.cli import main
+from diarefine.config import ConfigError
+from diarefine.features import build_feature_extractor
+from diarefine.models import MODELS, build_model
+from diarefine.models.similarity import sliding_spans
+from diarefine.pretrained import CLASSICAL_REFINERS
+from diarefine.refinement import Refiner
+from diarefine.rttm import read_rttm
+from diarefine.samples import bundled_sample
+from diarefine.training import load_train_config
+
+SR, WINDOW_S = 16_000, 4.0
+FRAME_S = 0.02
+
+
+def coloured_noise(n: int, pole: float, seed: int) -> np.ndarray:
+    """Noise through a one-pole filter: pole > 0 low-pass (dark), pole < 0 high-pass (bright)."""
+    white = np.random.default_rng(seed).standard_normal(n)
+    out = lfilter([1.0], [1.0, -pole], white)
+    return (0.1 * out / out.std()).astype(np.float32)
+
+
+def joined(change_s: float, seed: int = 0) -> np.ndarray:
+    """4 s of dark noise then bright noise, switching at ``change_s`` from the window start."""
+    n, cut = int(WINDOW_S * SR), int(change_s * SR)
+    return np.concatenate([coloured_noise(cut, 0.95, seed), coloured_noise(n - cut, -0.7, seed + 1)])
+
+
+def batch_of(waves: np.ndarray, d: int = 80, e: int = 8) -> dict[str, torch.Tensor]:
+    """A model batch from waves [B, N]: fbank features, full masks, waveform, random side embeddings."""
+    x = torch.from_numpy(waves)
+    valid = torch.ones_like(x, dtype=torch.bool)
+    feats, mask = build_feature_extractor("fbank")(x, valid)
+    left, right = torch.eye(e)[0].expand(len(x), e), torch.eye(e)[1].expand(len(x), e)
+    return {"features": feats, "mask": mask, "waves": x, "wave_mask": valid, "left_emb": left, "right_emb": right}
+
+
+def classical(name: str, **settings) -> torch.nn.Module:
+    return build_model(name, feature_dim=80, embedding_dim=8, **settings).eval()
+
+
+def test_the_registry_holds_three_classical_refiners_with_nothing_to_learn() -> None:
+    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap"}
+    for name in CLASSICAL_REFINERS:
+        assert not MODELS.get(name).trainable and classical(name).n_parameters() == 0
+
+
+@pytest.mark.parametrize("covariance", ["full", "diagonal"])
+@pytest.mark.parametrize("change_s", [1.36, 2.0, 2.84])
+def test_bic_finds_a_known_change_within_two_frames(covariance: str, change_s: float) -> None:
+    model = classical("bic", covariance=covariance)
+    batch = batch_of(joined(change_s)[None])
+    offset, gain = model.predict_with_score(batch)
+    assert abs(offset.item() - (change_s - 2.0)) <= 2 * FRAME_S + 1e-6
+    assert gain.item() > 0  # two Gaussians beat one, after the model-size penalty
+
+
+def test_bic_without_a_change_has_a_negative_gain_and_a_lower_confidence() -> None:
+    model = classical("bic")
+    waves = np.stack([coloured_noise(int(WINDOW_S * SR), 0.95, seed) for seed in range(3)])
+    _, gain = model.predict_with_score(batch_of(waves))
+    assert (gain < 0).all()
+    assert model(batch_of(waves))[1].max() < model(batch_of(joined(2.0)[None]))[1].min() / 2
+
+
+def mixed_sliding_embeddings(change_s: float, model, e: int = 8) -> torch.Tensor:
+    """[1, K, E] embeddings of analysis windows: the mix of the left (e0) and right (e1) unit vectors
+    in proportion to how much of each analysis window lies on each side of the change."""
+    spans = sliding_spans(WINDOW_S, model.config.analysis_s, model.config.hop_s)
+    right_share = np.clip((spans[:, 1] - change_s) / (spans[:, 1] - spans[:, 0]), 0, 1)
+    emb = np.zeros((len(spans), e), np.float32)
+    emb[:, 0], emb[:, 1] = 1 - right_share, right_share
+    return torch.from_numpy(emb / np.linalg.norm(emb, axis=1, keepdims=True))[None]
+
+
+@pytest.mark.parametrize("change_s", [1.37, 2.0, 2.55])
+def test_similarity_finds_a_known_change_within_a_frame(change_s: float) -> None:
+    model = classical("similarity")
+    batch = batch_of(joined(change_s)[None]) | {"sliding_emb": mixed_sliding_embeddings(change_s, model)}
+    offset, confidence = model(batch)
+    assert abs(offset.item() - (change_s - 2.0)) <= FRAME_S
+    assert confidence.item() > 0.9
+
+
+def test_similarity_gets_its_sliding_embeddings_from_the_window_audio() -> None:
+    from diarefine.embeddings import build_embedder
+    from diarefine.window_inputs import extra_inputs
+
+    model = build_model("similarity", feature_dim=80, embedding_dim=256).eval()
+    waves = np.stack([joined(2.3), joined(1.7)])
+    inputs = extra_inputs(model, waves, np.ones_like(waves, bool), build_embedder("resemblyzer"))
+    assert inputs["sliding_emb"].shape == (2, 31, 256)  # 1 s windows every 0.1 s across 4 s
+    offset, confidence = model(batch_of(waves, e=256) | inputs)
+    assert offset.shape == confidence.shape == (2,) and (offset.abs() <= 2).all()
+
+
+def test_similarity_without_a_change_or_a_side_is_not_confident() -> None:
+    model = classical("similarity")
+    batch = batch_of(joined(2.0)[None]) | {"sliding_emb": mixed_sliding_embeddings(9.0, model)}  # all left
+    assert model(batch)[1].item() < 0.5
+    batch["right_emb"] = torch.zeros_like(batch["right_emb"])  # no embedding for a side
+    assert model(batch)[1].item() == 0.0
+
+
+def with_pause(start_s: float, length_s: float) -> np.ndarray:
+    """4 s of bright noise with a near-silent stretch [start, start + length)."""
+    wave = coloured_noise(int(WINDOW_S * SR), -0.7, 3)
+    wave[int(start_s * SR):int((start_s + length_s) * SR)] *= 1e-3
+    return wave
+
+
+@pytest.mark.parametrize("pause_start_s, length_s", [(2.35, 0.3), (1.2, 0.4), (1.9, 0.25)])
+def test_silence_snap_moves_to_the_centre_of_the_nearest_pause(pause_start_s: float, length_s: float) -> None:
+    offset, confidence = classical("silence-snap")(batch_of(with_pause(pause_start_s, length_s)[None]))
+    assert abs(offset.item() - (pause_start_s + length_s / 2 - 2.0)) <= FRAME_S
+    assert confidence.item() > 0.0
+
+
+def test_silence_snap_leaves_the_boundary_without_a_pause_in_reach() -> None:
+    waves = np.stack([coloured_noise(int(WINDOW_S * SR), -0.7, 3), with_pause(0.1, 0.4)])  # none; one 1.7 s away
+    offset, confidence = classical("silence-snap")(batch_of(waves))
+    assert offset.tolist() == [0.0, 0.0] and confidence.tolist() == [0.0, 0.0]
+
+
+def test_train_refuses_a_classical_refiner(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'bic' is a classical refiner and needs no training"):
+        load_train_config(None, ["model.name='bic'"])
+
+
+def test_evaluate_includes_classical_rows_and_skips_those_without_audio(tmp_path: Path, capsys) -> None:
+    cache = synthetic_cache(tmp_path / "dev.h5")  # synthetic features: no audio behind them
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--cache", str(cache), "--json", str(report)]) == 0
+    printed = capsys.readouterr().out.replace("\n", " ")
+    assert "bic" in printed and "Skipped: silence-snap" in printed.replace("│", "")
+    import json
+
+    rows = [m["label"] for m in json.loads(report.read_text())["models"]]
+    assert rows == ["no refinement", "bic"]
+
+
+def test_refine_with_a_classical_refiner_on_the_sample(tmp_path: Path) -> None:
+    sample = bundled_sample()
+    hypothesis = read_rttm(sample.rttm)["sample"]
+    for name in CLASSICAL_REFINERS:
+        result = Refiner(name).refine_file(sample.audio, hypothesis)
+        assert result.n_changes == len(result.offset_s) > 0
+        assert {t.speaker for t in result.turns} == {t.speaker for t in hypothesis}
