@@ -8,7 +8,9 @@ reference perturbed with the empirical error model, seeded), each refiner's pred
 applied at its own threshold, or at each of ``--thresholds``. Prints, per source, the pooled
 DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics of the hypothesis
 and of every refined version, the relative change of DER, and each refiner's real-time
-factor. ``--sample`` adds the bundled sample with its ``diarize`` hypothesis.
+factor. A last "oracle" row moves every hypothesis change that matches a reference change
+exactly onto it: the most any boundary refiner could gain on these hypotheses. ``--sample``
+adds the bundled sample with its ``diarize`` hypothesis.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 from diarefine.before_after import MoveCounts, compare
+from diarefine.changes import find_changes, move_changes
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
+from diarefine.metrics.boundary import MATCH_TOLERANCE_S, match_change_times
 from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.pretrained import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.refinement import Refiner, apply_predictions
@@ -33,6 +39,19 @@ def hypotheses(recordings: list[Recording], source: str, seed: int) -> dict[str,
         return {r.file_id: diarize(r.audio, r.file_id).turns for r in recordings}
     model = load_error_model("empirical")
     return {r.file_id: perturb(list(r.turns), model, seed=seed)[0] for r in recordings}
+
+
+def oracle(reference: list, hypothesis: list) -> list:
+    """The hypothesis with every change matched to a reference change (within 2 s, one to one)
+    moved exactly onto it: the most that moving changes can do for this hypothesis."""
+    hyp = merge_turns(hypothesis)
+    hyp_changes, ref_changes = find_changes(hyp), find_changes(reference)
+    r, h = match_change_times(np.array([c.time for c in ref_changes]), np.array([c.time for c in hyp_changes]),
+                              MATCH_TOLERANCE_S)
+    times = [c.time for c in hyp_changes]
+    for i, j in zip(r, h):
+        times[j] = ref_changes[i].time
+    return move_changes(hyp, hyp_changes, times).turns
 
 
 def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiners: list[Refiner],
@@ -52,12 +71,13 @@ def report(title: str, recordings: list[Recording], hyp: dict[str, list], refine
                        for fid, p in predicted.items()]
             versions[name] = {r.file_id: r.turns for r in results}
             moves[name], speed[name] = MoveCounts.of(results), rtf
+    versions["oracle"] = {fid: oracle(reference[fid], hyp[fid]) for fid in hyp}
     comparison = compare(reference, versions, uem, moves, jobs=2)
     title, header, rows = comparison.table(f"{title}: {len(recordings)} files, {audio_s / 60:.1f} min")
     rows = [row + (["-", "-"] if i == 0 else
                    [f"{100 * comparison.relative_change('hypothesis', row[0]):+.1f}% / "
                     f"{100 * comparison.relative_change('hypothesis', row[0], MDEVAL):+.1f}%",
-                    f"{speed[row[0]]:.4f}"])
+                    f"{speed[row[0]]:.4f}" if row[0] in speed else "-"])
             for i, row in enumerate(rows)]
     print_table(title, header + [f"rel. {HEADLINE} / md-eval", "refine RTF"], rows)
 
