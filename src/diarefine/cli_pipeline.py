@@ -176,8 +176,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print_table(*result.comparison.table(f"before / after on {file_id}: hypothesis from {source}, refined with "
                                          f"{refiner.model_name} (threshold {refiner.threshold:g})"))
     change = result.comparison.relative_change("hypothesis", REFINED)
-    print(f"collar-0 DER {'-' if change <= 0 else '+'}{abs(100 * change):.1f}% relative; "
-          f"{result.refinement.n_moved} of {result.refinement.n_changes} changes moved")
+    der = f"{100 * change:+.1f}% relative" if abs(change) >= 5e-4 else "unchanged"
+    print(f"collar-0 DER {der}; {result.refinement.n_moved} of {result.refinement.n_changes} changes moved")
     for path in result.outputs:
         print(f"wrote {path}")
     return 0
