@@ -159,3 +159,29 @@ def test_refine_with_a_classical_refiner_on_the_sample(tmp_path: Path) -> None:
         result = Refiner(name).refine_file(sample.audio, hypothesis)
         assert result.n_changes == len(result.offset_s) > 0
         assert {t.speaker for t in result.turns} == {t.speaker for t in hypothesis}
+
+
+def test_evaluate_reads_the_audio_a_prepared_cache_points_to(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from diarefine.data import PrepareConfig, discover_corpus, prepare_cache
+
+    sample = bundled_sample()
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(sample.audio, corpus / "sample.wav")
+    shutil.copy(sample.rttm, corpus / "sample.rttm")
+    cache, n = prepare_cache(discover_corpus(corpus), tmp_path / "dev.h5",
+                             PrepareConfig(embeddings={"name": "dummy", "dim": 16}, draws_per_change=2))
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--cache", str(cache), "silence-snap", "--no-classical", "--json", str(report)]) == 0
+    rows = json.loads(report.read_text())["models"]
+    assert [r["label"] for r in rows] == ["no refinement", "silence-snap"]
+    assert rows[1]["overall"]["n"] == rows[0]["overall"]["n"] > 0
+    # the audio moved: skipped (and said) without --audio-dir, found again with it
+    moved = tmp_path / "moved"
+    shutil.move(corpus, moved)
+    assert main(["evaluate", "--cache", str(cache), "silence-snap", "--no-classical", "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["skipped"][0].startswith("silence-snap (no audio for 1 file(s)")
+    assert main(["evaluate", "--cache", str(cache), "silence-snap", "--no-classical", "--audio-dir", str(moved)]) == 0
