@@ -17,6 +17,7 @@ from .changes import find_changes
 from .diarize import Diarization, DiarizeConfig, diarize
 from .errors import DiarefineError
 from .fileio import write_json
+from .models import classical_like
 from .plots import plot_timelines
 from .pretrained import CLASSICAL_REFINERS
 from .refinement import FileRefinement, Progress, Refiner
@@ -52,7 +53,10 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
         hypothesis = diarization.turns
     hypothesis = merge_turns(hypothesis)
     refinement = refiner.refine_file(audio, hypothesis, progress)
-    baselines = {name: Refiner(name).refine_file(audio, hypothesis) for name in classical}
+    baselines = {}  # each classical refiner on the model's own front end
+    for name in classical:
+        baseline = Refiner(classical_like(name, refiner.checkpoint), device=refiner.device)
+        baselines[name] = baseline.refine_file(audio, hypothesis)
     versions = {HYPOTHESIS: hypothesis, **{name: r.turns for name, r in baselines.items()}, REFINED: refinement.turns}
     moves = {name: MoveCounts.of([r]) for name, r in {**baselines, REFINED: refinement}.items()}
     comparison = compare({file_id: list(reference)}, {name: {file_id: turns} for name, turns in versions.items()},

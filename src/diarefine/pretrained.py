@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .errors import DiarefineError
-from .models import MODELS, Checkpoint, classical_checkpoint, load_checkpoint
+from .models import MODELS, Checkpoint, classical_like, load_checkpoint
 from .models.base import DEFAULT_THRESHOLD
 
 
@@ -93,10 +93,7 @@ def load_model(model: str | Path | None = None, device: str | torch.device = "cp
                overrides: dict | None = None) -> tuple[Checkpoint, ResolvedModel]:
     """A ``--model`` value -> the loaded model with its front-end config, and how it was resolved."""
     resolved = resolve_model(model)
-    if resolved.classical:
-        front = load_checkpoint(SHIPPED_MODELS[DEFAULT_MODEL].path)
-        config = front.model.config
-        checkpoint = classical_checkpoint(resolved.name, {**front.cache_config, "profile": front.profile},
-                                          config.feature_dim, config.embedding_dim, overrides)
-        return Checkpoint(**{**checkpoint.__dict__, "model": checkpoint.model.to(device)}), resolved
+    if resolved.classical:  # on the default model's front end
+        return classical_like(resolved.name, load_checkpoint(SHIPPED_MODELS[DEFAULT_MODEL].path, device), overrides), \
+            resolved
     return load_checkpoint(resolved.path, map_location=device, overrides=overrides, ignore_unknown=True), resolved

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .audio import SAMPLE_RATE
 from .embeddings import SpeakerEmbedder
 from .models import BoundaryModel
 from .models.similarity import sliding_spans
@@ -24,7 +25,7 @@ def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
         if embedder is None:
             raise ValueError(f"{model.name} needs a speaker embedder for its sliding embeddings")
         c = model.config
-        spans = sliding_spans(waves.shape[1] / 16_000, c.analysis_s, c.hop_s)
+        spans = sliding_spans(waves.shape[1] / SAMPLE_RATE, c.analysis_s, c.hop_s)
         labels = ["?"] * len(spans)
         out["sliding_emb"] = torch.from_numpy(np.stack([embedder.embed_spans(w, spans, labels) for w in waves]))
     return out

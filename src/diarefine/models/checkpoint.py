@@ -120,3 +120,12 @@ def classical_checkpoint(name: str, cache_config: dict, feature_dim: int, embedd
                          "n_frames": n_frames, **settings})
     return Checkpoint(model=model.eval(), features=cache_config["features"], embeddings=cache_config["embeddings"],
                       window=cache_config["window"], profile=cache_config.get("profile"))
+
+
+def classical_like(name: str, front_end: Checkpoint, overrides: dict | None = None) -> Checkpoint:
+    """A classical refiner on the same front end (window, features, embeddings, profile) as ``front_end``."""
+    config = front_end.model.config
+    checkpoint = classical_checkpoint(name, {**front_end.cache_config, "profile": front_end.profile},
+                                      config.feature_dim, config.embedding_dim, overrides)
+    tensors = [*front_end.model.parameters(), *front_end.model.buffers()]
+    return dataclasses.replace(checkpoint, model=checkpoint.model.to(tensors[0].device if tensors else "cpu"))

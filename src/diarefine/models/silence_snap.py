@@ -18,7 +18,7 @@ import torch
 from .base import MODELS, Batch
 from .classical import CalibratedConfig, ClassicalRefiner
 
-SAMPLE_RATE = 16_000
+SAMPLE_RATE = 16_000  # audio.SAMPLE_RATE (models import torch only)
 ENERGY_HOP_S, ENERGY_FRAME_S = 0.01, 0.025
 
 
