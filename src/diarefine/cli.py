@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .cli_pipeline import add_parsers as add_pipeline_parsers
-from .errors import DiarefineError, InputFileError
+from .errors import DiarefineError
 
 log = logging.getLogger("diarefine")
 

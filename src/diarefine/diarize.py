@@ -10,30 +10,25 @@ votes for both sides), which is what `refine` is for.
 
 from __future__ import annotations
 
-import functools
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.cluster.vq import kmeans2
 from scipy.linalg import eigh
 from scipy.ndimage import median_filter
 
+from . import vad
 from .audio import SAMPLE_RATE, load_audio
 from .embeddings import build_embedder
 from .embeddings.base import chunk_spans
-from .errors import DiarefineError
-from .intervals import as_intervals
 from .rttm import merge_turns
 from .types import Seconds, Turn
 
 FRAME_S: Seconds = 0.01
-INSTALL_HINT = "pip install silero-vad (a dependency of diarefine; reinstall with -c constraints.txt)"
 
 
 @dataclass(frozen=True)
@@ -67,26 +62,9 @@ class DiarizeConfig:
             raise ValueError("pruning must be in (0, 1]")
 
 
-@functools.cache
-def _silero_model():
-    """silero-vad's TorchScript model from its wheel, loaded once per process."""
-    try:
-        from silero_vad import load_silero_vad
-    except ImportError as exc:
-        raise DiarefineError(f"silero-vad cannot be imported ({exc}): {INSTALL_HINT}") from None
-    with warnings.catch_warnings():  # its importlib.resources / torch.jit.load calls are deprecated upstream
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return load_silero_vad()
-
-
 def speech_regions(audio: np.ndarray, config: DiarizeConfig = DiarizeConfig()) -> np.ndarray:
-    """silero-vad speech of 16 kHz mono audio [N] -> [K, 2] seconds (weights ship in the wheel)."""
-    from silero_vad import get_speech_timestamps
-
-    stamps = get_speech_timestamps(torch.from_numpy(audio), _silero_model(), threshold=config.vad_threshold,
-                                   sampling_rate=SAMPLE_RATE, min_speech_duration_ms=int(config.min_speech_s * 1000),
-                                   min_silence_duration_ms=int(config.min_silence_s * 1000))
-    return as_intervals([(s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE) for s in stamps])
+    """silero-vad speech of 16 kHz mono audio [N] with this config's settings -> [K, 2] seconds."""
+    return vad.speech_regions(audio, config.vad_threshold, config.min_speech_s, config.min_silence_s)
 
 
 def spectral_labels(embeddings: np.ndarray, pruning: float, max_speakers: int,
