@@ -81,6 +81,17 @@ def test_threshold_one_returns_the_input_unchanged(tiny_checkpoint: Path, hypoth
     assert result.n_moved == 0 and result.n_kept == result.n_changes
 
 
+def test_refine_edges_moves_only_speech_edges_within_reach(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    result = Refiner(tiny_checkpoint, threshold=1.0, refine_edges=True).refine_file(SAMPLE.audio, hypothesis)
+    assert result.n_moved == 0 and result.edges is not None and result.n_edges == len(result.edges.edges) > 0
+    assert_valid(result.turns, hypothesis)
+    moved = [(e.time, t) for e, t in zip(result.edges.edges, result.edges.applied_times_s) if t != e.time]
+    assert len(moved) == result.n_edges_moved and all(abs(t - e) <= 0.5 for e, t in moved)
+    starts_and_ends = {x for t in result.turns for x in (t.start, t.end)}
+    assert all(t in starts_and_ends for _, t in moved)
+    assert {"edges", "edges_moved"} <= set(result.summary())
+
+
 def test_refine_api_accepts_turns_or_a_pyannote_annotation(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
     turns = refine(SAMPLE.audio, hypothesis, model=tiny_checkpoint, threshold=0.0)
     annotation = refine(SAMPLE.audio, to_annotation(hypothesis, uri="sample"), model=tiny_checkpoint, threshold=0.0)
@@ -149,6 +160,10 @@ def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_
     assert_valid(read_rttm(out)["sample"], hypothesis)
     printed = capsys.readouterr().out
     assert "moved" in printed and "clamped" in printed and "RTF" in printed
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint),
+                 "--refine-edges"]) == 0
+    assert "edges moved" in capsys.readouterr().out
+    assert_valid(read_rttm(out)["sample"], hypothesis)
 
 
 def test_cli_refine_folder_mode(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def refine(audio, turns, model=None, threshold=None, device="cpu"):
+def refine(audio, turns, model=None, threshold=None, device="cpu", refine_edges=False):
     """Refine one file's speaker changes: ``turns`` (a list of `Turn` or a pyannote ``Annotation``)
     -> the same type with the changes moved. ``model``: a shipped name (default
-    ``contrastive-librisim``) or a checkpoint path; see `diarefine.refinement.Refiner`."""
+    ``contrastive-librisim``) or a checkpoint path; ``refine_edges`` also moves speech onsets /
+    offsets next to silence; see `diarefine.refinement.Refiner`."""
     from .refinement import refine as refine_turns
 
-    return refine_turns(audio, turns, model=model, threshold=threshold, device=device)
+    return refine_turns(audio, turns, model=model, threshold=threshold, device=device, refine_edges=refine_edges)

@@ -69,7 +69,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from .rttm import write_rttm
 
     jobs = _refine_inputs(args)
-    refiner = Refiner(args.model, args.threshold, args.device, args.batch_size)
+    refiner = Refiner(args.model, args.threshold, args.device, args.batch_size, refine_edges=args.refine_edges)
     results = []
     with tqdm(total=len(jobs), desc="refining", unit="file", disable=None if len(jobs) > 1 else True) as overall:
         for fid, audio, turns, out in jobs:
@@ -80,16 +80,18 @@ def cmd_refine(args: argparse.Namespace) -> int:
             write_rttm(result.turns, out)
             results.append(result)
             overall.update()
-    rows = [[r.file_id, str(r.n_changes), str(r.n_moved), str(r.n_kept), str(r.n_clamped),
-             str(r.n_missing_embedding), f"{r.duration_s / 60:.1f}", f"{r.seconds / r.duration_s:.4f}"]
-            for r in results[:30]]
-    if len(results) > 1:
-        rows.append(["total", *(str(sum(getattr(r, k) for r in results))
-                                for k in ("n_changes", "n_moved", "n_kept", "n_clamped", "n_missing_embedding")),
-                     f"{sum(r.duration_s for r in results) / 60:.1f}",
-                     f"{sum(r.seconds for r in results) / sum(r.duration_s for r in results):.4f}"])
-    print_table(f"diarefine refine ({refiner.model_name}, threshold {refiner.threshold:g})",
-                ["file", "changes", "moved", "kept", "clamped", "no embedding", "audio min", "RTF"], rows)
+    counts = ["n_changes", "n_moved", "n_kept", "n_clamped", "n_missing_embedding"]
+    edge_counts = ["n_edges", "n_edges_moved"] if args.refine_edges else []
+
+    def row(name: str, rs: list) -> list[str]:
+        return [name, *(str(sum(getattr(r, k) for r in rs)) for k in counts + edge_counts),
+                f"{sum(r.duration_s for r in rs) / 60:.1f}", f"{sum(r.seconds for r in rs) / sum(r.duration_s for r in rs):.4f}"]
+
+    rows = [row(r.file_id, [r]) for r in results[:30]] + ([row("total", results)] if len(results) > 1 else [])
+    print_table(f"diarefine refine ({refiner.model_name}, threshold {refiner.threshold:g}"
+                + (", edges refined" if args.refine_edges else "") + ")",
+                ["file", "changes", "moved", "kept", "clamped", "no embedding"]
+                + (["edges", "edges moved"] if args.refine_edges else []) + ["audio min", "RTF"], rows)
     if args.json:
         write_json(args.json, {"model": refiner.model_name, "threshold": refiner.threshold,
                                "files": [r.summary() for r in results]})
@@ -167,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if file_id not in given:
             raise MismatchError(f"{args.hyp}: no turns for file id {file_id!r} (it has {', '.join(sorted(given))})")
         hypothesis = merge_turns(given[file_id])
-    refiner = Refiner(args.model, args.threshold, args.device)
+    refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges)
     bar, update = _window_bar("refining")
     with bar:
         result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
@@ -177,7 +179,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                          f"{refiner.model_name} (threshold {refiner.threshold:g})"))
     change = result.comparison.relative_change("hypothesis", REFINED)
     der = f"{100 * change:+.1f}% relative" if abs(change) >= 5e-4 else "unchanged"
-    print(f"collar-0 DER {der}; {result.refinement.n_moved} of {result.refinement.n_changes} changes moved")
+    edges = f", {result.refinement.n_edges_moved} of {result.refinement.n_edges} speech edges" \
+        if result.refinement.edges is not None else ""
+    print(f"collar-0 DER {der}; {result.refinement.n_moved} of {result.refinement.n_changes} changes moved{edges}")
     for path in result.outputs:
         print(f"wrote {path}")
     return 0
@@ -198,6 +202,9 @@ def add_parsers(sub) -> None:
                        help="move a change only when the model's confidence exceeds this; 1.0 moves nothing "
                             f"(default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other checkpoints)")
         p.add_argument("--device", default="cpu", help="cpu or cuda")
+        p.add_argument("--refine-edges", action="store_true",
+                       help="also move speech onsets / offsets next to silence where silero-vad and frame energy "
+                            "agree (helps systems with a biased VAD; see the README)")
 
     def add_diarize_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--num-speakers", type=int, help="fix the number of speakers (default: found automatically)")

@@ -4,7 +4,9 @@ Per file (ARCHITECTURE.md, data flow): the hypothesis's change points -> for eac
 window centred on it -> frame features -> embeddings of the left and right hypothesis
 speakers from their own speech elsewhere in the file -> the model's offset and confidence ->
 changes whose confidence exceeds the threshold move (`changes.move_changes` keeps every turn
-valid and never lets a change cross its neighbours), the others stay where they were. The
+valid and never lets a change cross its neighbours), the others stay where they were. With
+``refine_edges``, the speech onsets and offsets next to silence are then refined too
+(`edge_refinement`). The
 audio is read in blocks (speaker embeddings) and windows (features), and windows go through
 the model in batches, so memory does not grow with the file's length. No Lightning here.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from pyannote.core import Annotation
 
 from .audio import AudioInfo, audio_info, check_audio_covers, read_window
 from .changes import find_changes, move_changes
+from .edge_refinement import EdgeConfig, EdgeRefinement, EdgeRefiner
 from .config import from_dict
 from .embeddings import ProfileConfig, build_embedder, window_embedding
 from .errors import DiarefineError
@@ -55,15 +58,27 @@ class FileRefinement:
     n_missing_embedding: int  # windows where a side's speaker had too little speech elsewhere
     duration_s: Seconds
     seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
+    edges: EdgeRefinement | None = None  # with refine_edges: what happened to the speech edges (after the changes)
 
     @property
     def n_changes(self) -> int:
         return len(self.changes)
 
+    @property
+    def n_edges(self) -> int:
+        return 0 if self.edges is None else len(self.edges.edges)
+
+    @property
+    def n_edges_moved(self) -> int:
+        return 0 if self.edges is None else self.edges.n_moved
+
     def summary(self) -> dict:
-        return {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
-                "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
-                "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
+        out = {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
+               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
+               "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
+        if self.edges is not None:
+            out.update(edges=self.n_edges, edges_moved=self.n_edges_moved, edges_clamped=self.edges.n_clamped)
+        return out
 
 
 class Refiner:
@@ -73,10 +88,12 @@ class Refiner:
     (``bic``, ``similarity``, ``silence-snap``), a checkpoint path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's confidence
     exceeds it (default: the shipped model's tuned value, 0.5 for other checkpoints); 1.0
     moves nothing. ``block_s`` is how much audio is read at once for speaker embeddings.
+    ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets / offsets next to silence.
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
-                 device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0) -> None:
+                 device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
+                 refine_edges: bool | EdgeConfig = False) -> None:
         if isinstance(model, Checkpoint):
             self.checkpoint, default_threshold, self.model_name = model, DEFAULT_THRESHOLD, str(model.path or model.model.name)
         else:
@@ -93,6 +110,8 @@ class Refiner:
         self.embedder = build_embedder(self.checkpoint.embeddings)
         self.profile = from_dict(ProfileConfig, dict(self.checkpoint.profile or {}), "checkpoint profile")
         self.window_s = float(self.checkpoint.window["window_s"])
+        self.edge_refiner = None if refine_edges is False else \
+            EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
         if self.extractor.n_frames != self.model.config.n_frames:
             raise DiarefineError(f"{self.model_name}: features give {self.extractor.n_frames} frames per window "
                                  f"but the model expects {self.model.config.n_frames}")
@@ -110,8 +129,12 @@ class Refiner:
         check_audio_covers(info, max((t.end for t in turns), default=0.0), file_id)
         changes = find_changes(turns)
         offset, confidence, n_missing = self._predict(info, turns, changes, progress)
-        return apply_predictions(file_id, turns, changes, offset, confidence, self.threshold, n_missing,
-                                 info.duration_s, time.perf_counter() - began)
+        result = apply_predictions(file_id, turns, changes, offset, confidence, self.threshold, n_missing,
+                                   info.duration_s)
+        if self.edge_refiner is not None:
+            edges = self.edge_refiner.refine_file(info, result.turns)
+            result = replace(result, turns=edges.turns, edges=edges)
+        return replace(result, seconds=time.perf_counter() - began)
 
     @torch.inference_mode()
     def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
@@ -164,12 +187,13 @@ def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Cha
 
 
 def refine(audio: str | Path, turns: Sequence[Turn] | Annotation, model: str | Path | Checkpoint | None = None,
-           threshold: float | None = None, device: str | torch.device = "cpu") -> list[Turn] | Annotation:
+           threshold: float | None = None, device: str | torch.device = "cpu",
+           refine_edges: bool = False) -> list[Turn] | Annotation:
     """Refine one file's hypothesis: ``turns`` (`Turn`s or a pyannote ``Annotation``) -> the same type.
 
     >>> # refined = diarefine.refine("meeting.wav", read_rttm("meeting.rttm")["meeting"])
     """
-    refiner = Refiner(model, threshold, device)
+    refiner = Refiner(model, threshold, device, refine_edges=refine_edges)
     if isinstance(turns, Annotation):
         file_id = turns.uri or Path(audio).stem
         return to_annotation(refiner.refine_file(audio, from_annotation(turns, file_id)).turns, uri=file_id)
