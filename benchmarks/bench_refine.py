@@ -10,7 +10,10 @@ DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics of the
 and of every refined version, the relative change of DER, and each refiner's real-time
 factor. A last "oracle" row moves every hypothesis change that matches a reference change
 exactly onto it: the most any boundary refiner could gain on these hypotheses. ``--sample``
-adds the bundled sample with its ``diarize`` hypothesis.
+adds the bundled sample with its ``diarize`` hypothesis. ``--refine-edges`` adds, for every
+refiner, a row with the speech edges refined after the changes (``refine --refine-edges``), an
+"edges only" row, and an oracle that also moves every hypothesis edge matched to a reference
+edge (within 0.5 s) onto it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import time
 
 import numpy as np
 
+from diarefine.audio import audio_info
 from diarefine.before_after import MoveCounts, compare
 from diarefine.changes import find_changes, move_changes
+from diarefine.edge_refinement import EdgeRefiner
+from diarefine.edges import ONSET, OFFSET, find_edges, move_edges
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
@@ -54,9 +60,23 @@ def oracle(reference: list, hypothesis: list) -> list:
     return move_changes(hyp, hyp_changes, times).turns
 
 
+def edge_oracle(reference: list, hypothesis: list, tolerance_s: float = 0.5) -> list:
+    """The hypothesis with every speech edge matched to a reference edge of its kind moved onto it."""
+    hyp_edges, ref_edges = find_edges(hypothesis), find_edges(reference)
+    times = [e.time for e in hyp_edges]
+    for kind in (ONSET, OFFSET):
+        h = [i for i, e in enumerate(hyp_edges) if e.kind == kind]
+        r = np.array([e.time for e in ref_edges if e.kind == kind])
+        ri, hi = match_change_times(r, np.array([hyp_edges[i].time for i in h]), tolerance_s)
+        for i, j in zip(ri, hi):
+            times[h[j]] = float(r[i])
+    return move_edges(hypothesis, hyp_edges, times).turns
+
+
 def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiners: list[Refiner],
-           thresholds: list[float] | None) -> None:
+           thresholds: list[float] | None, refine_edges: bool = False) -> None:
     reference = {r.file_id: list(r.turns) for r in recordings}
+    edges = EdgeRefiner()
     uem = {r.file_id: list(r.uem) for r in recordings} if all(r.uem for r in recordings) else None
     versions = {"hypothesis": {fid: merge_turns(t) for fid, t in hyp.items()}}
     moves, speed, audio_s = {}, {}, 0.0
@@ -71,7 +91,19 @@ def report(title: str, recordings: list[Recording], hyp: dict[str, list], refine
                        for fid, p in predicted.items()]
             versions[name] = {r.file_id: r.turns for r in results}
             moves[name], speed[name] = MoveCounts.of(results), rtf
+            if refine_edges:
+                began = time.perf_counter()
+                versions[f"{name} + edges"] = {r.file_id: edges.refine_file(audio_info(r.audio),
+                                                                           versions[name][r.file_id]).turns
+                                               for r in recordings}
+                moves[f"{name} + edges"], speed[f"{name} + edges"] = moves[name], \
+                    rtf + (time.perf_counter() - began) / audio_s
+    if refine_edges:
+        versions["edges only"] = {r.file_id: edges.refine_file(audio_info(r.audio), versions["hypothesis"][r.file_id]).turns
+                                  for r in recordings}
     versions["oracle"] = {fid: oracle(reference[fid], hyp[fid]) for fid in hyp}
+    if refine_edges:
+        versions["oracle + edges"] = {fid: edge_oracle(reference[fid], versions["oracle"][fid]) for fid in hyp}
     comparison = compare(reference, versions, uem, moves, jobs=2)
     title, header, rows = comparison.table(f"{title}: {len(recordings)} files, {audio_s / 60:.1f} min")
     rows = [row + (["-", "-"] if i == 0 else
@@ -94,19 +126,20 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+",
                         help="apply each refiner at these thresholds (default: its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbed hypotheses")
+    parser.add_argument("--refine-edges", action="store_true", help="also rows with the speech edges refined")
     args = parser.parse_args()
     refiners = [Refiner(model) for model in args.models]
     if args.sample:
         s = bundled_sample()
         rec = Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]), tuple(load_uems(s.uem)["sample"]))
         report("(a) bundled sample, diarize", [rec], hypotheses([rec], "diarize", args.seed), refiners,
-               args.thresholds)
+               args.thresholds, args.refine_edges)
     if args.corpus:
         recordings = discover_corpus(args.corpus)[args.skip:args.skip + args.count]
         for source in args.sources:
             label = {"diarize": "(b)", "perturb": "(c)"}[source]
             report(f"{label} {args.corpus}, {source}", recordings, hypotheses(recordings, source, args.seed), refiners,
-                   args.thresholds)
+                   args.thresholds, args.refine_edges)
 
 
 if __name__ == "__main__":
