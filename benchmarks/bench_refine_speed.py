@@ -70,6 +70,10 @@ def main() -> None:
             audio, hyp, seconds = long_recording(args.corpus, minutes, work)
             wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm")])
             table.add_row("refine", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
+            wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
+                                    "--refine-edges"])
+            table.add_row("refine --refine-edges", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}",
+                          f"{peak:.0f}")
             if i == 0 or args.diarize_all:
                 wall, peak = run(exe + ["diarize", str(audio), "-o", str(work / f"diarized{minutes:g}.rttm")])
                 table.add_row("diarize", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
