@@ -237,6 +237,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_train_config(args.config, args.set or [])
     out = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else config.model["name"]))
     result = fit(config, out, overfit=args.overfit, progress=not args.quiet)
+    if not result.is_global_zero:  # another process of a DDP run: rank 0 reports
+        return 0
     print_table(f"diarefine train: {config.model['name']}" + (f" (overfit {args.overfit})" if args.overfit else ""),
                 ["measure", "value"], result.summary_rows())
     print(f"wrote {result.checkpoint} (TensorBoard: tensorboard --logdir {out / 'tensorboard'})")

@@ -49,6 +49,7 @@ class FitResult:
     n_train_windows: int = 0
     seconds: float = 0.0
     train_windows_per_s: float = 0.0  # training-step throughput (per process), validation excluded
+    is_global_zero: bool = True  # False in the other processes of a DDP run (they write and print nothing)
 
     def summary_rows(self) -> list[list[str]]:
         """(measure, value) rows for the console summary of a run."""
@@ -180,7 +181,7 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
     rows = [r for r in history.rows if MONITOR in r]
     best = min(rows, key=lambda r: r[MONITOR]) if rows else {}
     result = FitResult(out, out / "best.pt", best, history.rows, model.n_parameters(), len(train),
-                       time.perf_counter() - started, history.windows_per_s)
+                       time.perf_counter() - started, history.windows_per_s, trainer.is_global_zero)
     if trainer.is_global_zero:
         cache_config = {k: full.config[k] for k in ("window", "features", "embeddings")}
         save_checkpoint(result.checkpoint, model.cpu(), cache_config, training_metrics=best,

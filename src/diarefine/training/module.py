@@ -56,7 +56,7 @@ class BoundaryTask(pl.LightningModule):
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
-        pred, conf, true, change = (torch.cat(x).numpy() for x in zip(*self._val))
+        pred, conf, true, change = (self._gathered(torch.cat(x)) for x in zip(*self._val))
         self._val.clear()
         raw = window_metrics(pred, true, change.astype(bool))
         gated = window_metrics(np.where(conf > DEFAULT_THRESHOLD, pred, 0.0), true, change.astype(bool))
@@ -68,6 +68,13 @@ class BoundaryTask(pl.LightningModule):
         for name, value in values.items():
             if np.isfinite(value):
                 self.log(name, float(value), prog_bar=name == MONITOR, sync_dist=True)
+
+    def _gathered(self, values: torch.Tensor) -> np.ndarray:
+        """This process's validation values [N], or under DDP every process's [world * N] (the
+        distributed sampler gives each the same count), so metrics cover the whole validation set."""
+        if self.trainer.world_size > 1:
+            values = self.all_gather(values.to(self.device)).reshape(-1).cpu()
+        return values.numpy()
 
     def configure_optimizers(self):
         o = self.optim
