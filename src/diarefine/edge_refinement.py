@@ -151,7 +151,7 @@ class EdgeRefiner:
 
     def propose(self, waves: np.ndarray, valid: np.ndarray, onsets: Sequence[bool]) -> np.ndarray:
         """Windows [B, N] centred on edges -> agreed moves [B] (s), NaN where the cues disagree."""
-        vad = vad_proposals(speech_probabilities(waves * valid), onsets, self.config)
+        vad = vad_proposals(speech_probabilities(waves), onsets, self.config)  # zero outside the file
         energy = energy_proposals(waves, valid, onsets, self.config)
         return np.array([np.nan if (m := combine(v, e, self.config)) is None else m for v, e in zip(vad, energy)])
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .changes import FRAME_S, MoveResult
 from .intervals import union
 from .rttm import group_by_file, merge_turns
@@ -55,9 +57,11 @@ def file_edges(turns: Sequence[Turn], min_duration_s: Seconds = FRAME_S,
     if not turns:
         return []
     regions = union([(t.start, t.end) for t in turns])
+    by_region: list[list[Turn]] = [[] for _ in regions]
+    for turn, k in zip(turns, np.searchsorted(regions[:, 0], [t.start for t in turns], side="right") - 1):
+        by_region[k].append(turn)
     edges = []
-    for k, (start, end) in enumerate(regions):
-        inside = [t for t in turns if start <= t.start and t.end <= end]
+    for k, ((start, end), inside) in enumerate(zip(regions, by_region)):
         first = min(inside, key=lambda t: (t.start, t.speaker))
         last = max(inside, key=lambda t: (t.end, t.speaker))
         # Other events of the region: another turn's start after the onset, another turn's end before the offset.
