@@ -1,8 +1,9 @@
 """Training configuration: TOML -> dataclasses, ``--set key=value`` overrides, and the resolved
 config written next to the checkpoints.
 
-A config file has a top-level ``seed`` and four tables: ``[model]`` (``name`` plus that
-variant's settings, checked against its ``Config``), ``[data]``, ``[optim]`` and ``[trainer]``.
+A config file has a top-level ``seed`` and five tables: ``[model]`` (``name`` plus that
+variant's settings, checked against its ``Config``), ``[data]``, ``[optim]``, ``[trainer]``
+and the optional ``[augment]`` (training-time augmentation, see `augment.AugmentConfig`).
 Unknown keys and wrong types are errors naming the key.
 """
 
@@ -15,6 +16,7 @@ from typing import Any, Literal
 
 from ..config import ConfigError, from_dict, parse_override, read_toml, to_dict
 from ..fileio import atomic_write_text
+from .augment import AugmentConfig
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class OptimConfig:
     warmup_steps: int = 500
     min_lr_ratio: float = 0.01
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    ema_decay: float = 0.0  # > 0: validate and save an exponential moving average of the weights (e.g. 0.999)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError("ema_decay must be in [0, 1) (0 disables the weight average)")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class TrainConfig:
     data: DataConfig = DataConfig()
     optim: OptimConfig = OptimConfig()
     trainer: TrainerConfig = TrainerConfig()
+    augment: AugmentConfig = AugmentConfig()
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -22,8 +22,9 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, WeightAveraging
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch.optim.swa_utils import get_ema_avg_fn
 from torch.utils.data import DataLoader, Subset
 
 from ..config import ConfigError, to_dict
@@ -31,6 +32,7 @@ from ..data import WindowDataset, collate_windows
 from ..display import percent, seconds
 from ..fileio import write_json
 from ..models import build_model, save_checkpoint
+from .augment import AugmentConfig
 from .config import TrainConfig, save_train_config
 from .module import MONITOR, BoundaryTask
 
@@ -123,6 +125,18 @@ class _History(pl.Callback):
         return self.train_windows / self.train_seconds if self.train_seconds else 0.0
 
 
+class _EMAWeights(WeightAveraging):
+    """Exponential moving average of the weights, updated after every optimiser step past the
+    warm-up; Lightning validates and checkpoints the average (so ``best.pt`` holds it)."""
+
+    def __init__(self, decay: float, start_step: int) -> None:
+        super().__init__(avg_fn=get_ema_avg_fn(decay))
+        self.start_step = start_step
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        return step_idx is not None and step_idx >= self.start_step
+
+
 def _precision(config: TrainConfig) -> str:
     if config.trainer.precision != "auto":
         return config.trainer.precision
@@ -138,8 +152,9 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
     started = time.perf_counter()
     out = Path(out_dir)
     t = config.trainer
-    if overfit:
-        config = replace(config, trainer=replace(t, early_stopping_patience=0, limit_train_batches=1.0))
+    if overfit:  # memorisation check: no early stopping, augmentation or weight averaging
+        config = replace(config, trainer=replace(t, early_stopping_patience=0, limit_train_batches=1.0),
+                         augment=AugmentConfig(), optim=replace(config.optim, ema_decay=0.0))
         t = config.trainer
     if t.threads:
         torch.set_num_threads(t.threads)
@@ -159,6 +174,8 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
                                 mode="min", save_top_k=1, save_last=True, auto_insert_metric_name=False)
     history = _History()
     callbacks = [best_ckpt, LearningRateMonitor(logging_interval="step"), history]
+    if config.optim.ema_decay:
+        callbacks.append(_EMAWeights(config.optim.ema_decay, start_step=config.optim.warmup_steps))
     if t.early_stopping_patience:
         callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience))
     trainer = pl.Trainer(
@@ -173,7 +190,7 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")  # Lightning 2.6 on torch >= 2.10
-        trainer.fit(BoundaryTask(model, config.optim), train_loader, val_loader)
+        trainer.fit(BoundaryTask(model, config.optim, config.augment), train_loader, val_loader)
 
     if best_ckpt.best_model_path:
         state = torch.load(best_ckpt.best_model_path, map_location="cpu", weights_only=True)["state_dict"]

@@ -1,5 +1,6 @@
 """The one LightningModule every variant trains with: the variant supplies ``losses``; this
-adds the optimiser, the warm-up + cosine schedule and validation metrics for TensorBoard."""
+adds training-batch augmentation, the optimiser, the warm-up + cosine schedule and validation
+metrics for TensorBoard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 from ..metrics.boundary import window_metrics
 from ..models import BoundaryModel
 from ..models.base import DEFAULT_THRESHOLD
+from .augment import AugmentConfig, augment_batch
 from .config import OptimConfig
 
 #: The metric that picks the best checkpoint and stops training early (lower is better).
@@ -33,14 +35,15 @@ def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: flo
 class BoundaryTask(pl.LightningModule):
     """Trains ``model`` on cache batches; logs train losses and validation MAE / RMSE / acc@X."""
 
-    def __init__(self, model: BoundaryModel, optim: OptimConfig) -> None:
+    def __init__(self, model: BoundaryModel, optim: OptimConfig, augment: AugmentConfig = AugmentConfig()) -> None:
         super().__init__()
         self.model = model
         self.optim = optim
+        self.augment = augment
         self._val: list[tuple[torch.Tensor, ...]] = []
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        losses = self.model.losses(batch)
+        losses = self.model.losses(augment_batch(batch, self.augment))
         size = batch["features"].shape[0]
         for name, value in losses.items():
             self.log(f"train/{name}", value, batch_size=size, prog_bar=name == "loss")
