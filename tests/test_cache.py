@@ -206,3 +206,14 @@ def test_lhotse_manifests_give_the_same_recordings_as_the_folder(corpus: Path, t
     supervisions.to_file(tmp_path / "supervisions.jsonl.gz")
     from_manifest = from_lhotse(tmp_path / "recordings.jsonl.gz", tmp_path / "supervisions.jsonl.gz")
     assert [(r.file_id, r.audio, r.turns) for r in from_manifest] == [(r.file_id, r.audio, r.turns) for r in folder]
+
+
+def test_caches_of_one_recipe_with_other_draw_seeds_are_read_together(corpus: Path, cache: Path,
+                                                                      tmp_path: Path) -> None:
+    recordings = discover_corpus(corpus)[:1]
+    more, _ = prepare_cache(recordings, tmp_path / "more.h5", replace(CONFIG, seed=CONFIG.seed + 1))
+    both = WindowDataset([cache, more])  # more training data from the same recipe
+    assert len(both) == len(WindowDataset(cache)) + len(WindowDataset(more))
+    other, _ = prepare_cache(recordings, tmp_path / "other.h5", replace(CONFIG, draws_per_change=1))
+    with pytest.raises(DiarefineError, match=r"other.h5: built with other settings than .*train.h5 \(draws_per_change\)"):
+        WindowDataset([cache, other])

@@ -23,6 +23,16 @@ META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "
                "file_index")
 
 
+#: Cache settings that may differ between caches read together: which shard of the recordings,
+#: and the seed of the initial-boundary draws (more data from the same recipe).
+_PER_CACHE_KEYS = ("shard", "seed")
+
+
+def _settings(config: dict) -> dict:
+    """A cache config without the keys that may differ between caches read together."""
+    return {k: v for k, v in config.items() if k not in _PER_CACHE_KEYS}
+
+
 class WindowDataset(Dataset):
     """Windows of cache file(s); item i is a dict of numpy arrays (see `collate_windows`).
 
@@ -39,10 +49,12 @@ class WindowDataset(Dataset):
         if not self.paths:
             raise DiarefineError("no cache files given")
         configs = [check_config(p, expected) if expected else read_config(p) for p in self.paths]
-        base = {k: v for k, v in configs[0].items() if k != "shard"}
+        base = _settings(configs[0])
         for path, cfg in zip(self.paths[1:], configs[1:]):
-            if {k: v for k, v in cfg.items() if k != "shard"} != base:
-                raise DiarefineError(f"{path}: built with other settings than {self.paths[0]}; shards must match")
+            if _settings(cfg) != base:
+                differ = sorted(k for k in base.keys() | _settings(cfg).keys() if base.get(k) != cfg.get(k))
+                raise DiarefineError(f"{path}: built with other settings than {self.paths[0]} ({', '.join(differ)}); "
+                                     "caches read together must match")
         self.config = base
         sizes = []
         for p in self.paths:
