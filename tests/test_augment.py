@@ -1,16 +1,10 @@
 """Training-batch augmentation: frequency masks zero whole bands, embedding jitter keeps the
-norm, labels are untouched, and a config with augmentation trains (and resolves back)."""
+norm, labels are untouched (training with it: test_training.py)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import pytest
 import torch
-from test_training import _config, caches  # noqa: F401  (the module-scoped cache fixture)
 
-from diarefine.config import ConfigError
-from diarefine.training import fit, load_train_config
 from diarefine.training.augment import AugmentConfig, augment_batch, frequency_mask, jitter_embeddings
 
 
@@ -53,31 +47,3 @@ def test_augment_batch_leaves_labels_and_the_input_alone() -> None:
         assert out[key] is batch[key]
     assert not torch.equal(out["features"], batch["features"]) and not torch.equal(out["left_emb"], batch["left_emb"])
     assert augment_batch(batch, AugmentConfig()) is batch  # the default does nothing
-
-
-def test_augment_table_is_validated_and_trains(caches, tmp_path) -> None:  # noqa: F811
-    with pytest.raises(ConfigError, match="unknown key 'freq_mask'"):
-        load_train_config(None, ["model.name=mlp", "augment.freq_mask=2"])
-    with pytest.raises(ConfigError, match="non-negative"):
-        load_train_config(None, ["model.name=mlp", "augment.embedding_noise=-0.1"])
-    config = _config("contrastive", caches, max_epochs=1, limit_train_batches=2)
-    config = replace(config, augment=AugmentConfig(freq_masks=2, freq_mask_width=4, embedding_noise=0.1))
-    result = fit(config, tmp_path / "run", progress=False)
-    assert result.checkpoint.is_file()
-    assert load_train_config(tmp_path / "run" / "config.toml").augment == config.augment
-
-
-def test_ema_weights_are_what_validation_and_best_pt_use(caches, tmp_path) -> None:  # noqa: F811
-    from diarefine.models import load_checkpoint
-
-    with pytest.raises(ConfigError, match="ema_decay"):
-        load_train_config(None, ["model.name=mlp", "optim.ema_decay=1.0"])
-    config = _config("mlp", caches, max_epochs=1, limit_train_batches=4)
-    config = replace(config, optim=replace(config.optim, ema_decay=0.5, warmup_steps=1))
-    result = fit(config, tmp_path / "run", progress=False)
-    lightning_ckpt = torch.load(next((tmp_path / "run" / "lightning").glob("best-*.ckpt")), weights_only=False)
-    average = {k.removeprefix("model."): v for k, v in lightning_ckpt["state_dict"].items()}
-    current = {k.removeprefix("model."): v for k, v in lightning_ckpt["current_model_state"].items()}
-    exported = load_checkpoint(result.checkpoint).model.state_dict()
-    assert all(torch.equal(exported[k], average[k]) for k in exported)
-    assert any(not torch.equal(average[k], current[k]) for k in average)  # the average is not the last weights

@@ -4,9 +4,11 @@ the outputs of `diarefine train`, config validation, and `diarefine evaluate`.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from fixtures import synthetic_cache, write
 from test_models import TINY, VARIANTS
 
@@ -15,6 +17,7 @@ from diarefine.config import ConfigError
 from diarefine.models import load_checkpoint
 from diarefine.registry import UnknownNameError
 from diarefine.training import fit, load_train_config
+from diarefine.training.augment import AugmentConfig
 from diarefine.training.config import TrainConfig, parse_override
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -120,3 +123,29 @@ def test_evaluate_refuses_a_cache_built_with_other_features(caches, tmp_path: Pa
     assert main(["evaluate", "--cache", str(tmp_path / "missing.h5")]) == 2
     assert main(["train", "--set", f'data.train=["{train}"]', "--set", "data.val=[]", "--out", str(tmp_path / "x")]) == 2
     assert "data.val: name the validation cache" in capsys.readouterr().err
+
+
+def test_augment_table_is_validated_and_trains(caches, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="unknown key 'freq_mask'"):
+        load_train_config(None, ["model.name=mlp", "augment.freq_mask=2"])
+    with pytest.raises(ConfigError, match="non-negative"):
+        load_train_config(None, ["model.name=mlp", "augment.embedding_noise=-0.1"])
+    config = _config("contrastive", caches, max_epochs=1, limit_train_batches=2)
+    config = replace(config, augment=AugmentConfig(freq_masks=2, freq_mask_width=4, embedding_noise=0.1))
+    result = fit(config, tmp_path / "run", progress=False)
+    assert result.checkpoint.is_file()
+    assert load_train_config(tmp_path / "run" / "config.toml").augment == config.augment
+
+
+def test_ema_weights_are_what_validation_and_best_pt_use(caches, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="ema_decay"):
+        load_train_config(None, ["model.name=mlp", "optim.ema_decay=1.0"])
+    config = _config("mlp", caches, max_epochs=1, limit_train_batches=4)
+    config = replace(config, optim=replace(config.optim, ema_decay=0.5, warmup_steps=1))
+    result = fit(config, tmp_path / "run", progress=False)
+    lightning_ckpt = torch.load(next((tmp_path / "run" / "lightning").glob("best-*.ckpt")), weights_only=False)
+    average = {k.removeprefix("model."): v for k, v in lightning_ckpt["state_dict"].items()}
+    current = {k.removeprefix("model."): v for k, v in lightning_ckpt["current_model_state"].items()}
+    exported = load_checkpoint(result.checkpoint).model.state_dict()
+    assert all(torch.equal(exported[k], average[k]) for k in exported)
+    assert any(not torch.equal(average[k], current[k]) for k in average)  # the average is not the last weights
