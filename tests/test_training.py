@@ -68,7 +68,7 @@ def test_shipped_configs_load_and_match_the_plan() -> None:
 
 def test_config_typos_are_refused_with_the_key(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.toml", '[model]\nname = "transformer"\n[optim]\nlrr = 1e-3\n')
-    with pytest.raises(ConfigError, match=r"bad.toml.optim: unknown key 'lrr' \(valid keys: betas, grad_clip, lr"):
+    with pytest.raises(ConfigError, match=r"bad.toml.optim: unknown key 'lrr' \(valid keys: betas, ema_decay, grad_clip, lr"):
         load_train_config(bad)
     bad_model = write(tmp_path / "bad_model.toml", '[model]\nname = "transformer"\nn_layer = 2\n')
     with pytest.raises(ConfigError, match=r"\[model\]: unknown key 'n_layer'"):
