@@ -38,7 +38,7 @@ class ShippedModel:
 
 SHIPPED_MODELS: dict[str, ShippedModel] = {
     m.name: m for m in (
-        ShippedModel("contrastive-librisim", threshold=0.5,
+        ShippedModel("contrastive-librisim", threshold=0.4,
                      summary="contrastive position scorer, fbank + resemblyzer, trained on simulated "
                              "LibriSpeech conversations with the empirical error model"),
     )
