@@ -51,8 +51,9 @@ class WindowDataset(Dataset):
         configs = [check_config(p, expected) if expected else read_config(p) for p in self.paths]
         base = _settings(configs[0])
         for path, cfg in zip(self.paths[1:], configs[1:]):
-            if _settings(cfg) != base:
-                differ = sorted(k for k in base.keys() | _settings(cfg).keys() if base.get(k) != cfg.get(k))
+            other = _settings(cfg)
+            if other != base:
+                differ = sorted(k for k in base.keys() | other.keys() if base.get(k) != other.get(k))
                 raise DiarefineError(f"{path}: built with other settings than {self.paths[0]} ({', '.join(differ)}); "
                                      "caches read together must match")
         self.config = base
