@@ -20,7 +20,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from diarefine.models import MODELS, build_model
+from diarefine.models import MODELS
 
 
 def random_batch(b: int, d: int, e: int = 256, t: int = 200, device: str = "cpu") -> dict[str, torch.Tensor]:
@@ -59,7 +59,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col == "variant" else "right")
     for name in MODELS.names():
         for d in args.feature_dims:
-            model = build_model(name, feature_dim=d).to(args.device)
+            model = MODELS.build(name, feature_dim=d).to(args.device)
             infer = random_batch(64, d, device=args.device)
             model.eval()
             with torch.inference_mode():

@@ -23,18 +23,17 @@ import time
 
 import numpy as np
 
-from diarefine.audio import audio_info
-from diarefine.before_after import MoveCounts, compare
 from diarefine.changes import find_changes, move_changes
-from diarefine.edge_refinement import EdgeRefiner
-from diarefine.edges import ONSET, OFFSET, find_edges, move_edges
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
 from diarefine.metrics.boundary import MATCH_TOLERANCE_S, match_change_times
 from diarefine.metrics.der import HEADLINE, MDEVAL
-from diarefine.pretrained import CLASSICAL_REFINERS, DEFAULT_MODEL
-from diarefine.refinement import Refiner, apply_predictions
+from diarefine.refine.compare import MoveCounts, compare
+from diarefine.refine.edges import OFFSET, ONSET, EdgeRefiner, find_edges, move_edges
+from diarefine.refine.files import open_input
+from diarefine.refine.pipeline import Refiner, apply_predictions
+from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.rttm import load_uems, merge_turns, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.simulate import load_error_model, perturb
@@ -78,11 +77,12 @@ def report(title: str, recordings: list[Recording], hyp: dict[str, list], refine
     reference = {r.file_id: list(r.turns) for r in recordings}
     edges = EdgeRefiner()
     uem = {r.file_id: list(r.uem) for r in recordings} if all(r.uem for r in recordings) else None
-    versions = {"hypothesis": {fid: merge_turns(t) for fid, t in hyp.items()}}
+    files = {r.file_id: open_input(r.audio, hyp[r.file_id]) for r in recordings}  # opened and merged once
+    versions = {"hypothesis": {fid: f.turns for fid, f in files.items()}}
     moves, speed, audio_s = {}, {}, 0.0
     for refiner in refiners:
         began = time.perf_counter()
-        predicted = {r.file_id: refiner.refine_file(r.audio, hyp[r.file_id]) for r in recordings}
+        predicted = {fid: refiner.refine_input(f) for fid, f in files.items()}
         audio_s = sum(p.duration_s for p in predicted.values())
         rtf = (time.perf_counter() - began) / audio_s
         for threshold in thresholds or [refiner.threshold]:
@@ -93,14 +93,12 @@ def report(title: str, recordings: list[Recording], hyp: dict[str, list], refine
             moves[name], speed[name] = MoveCounts.of(results), rtf
             if refine_edges:
                 began = time.perf_counter()
-                versions[f"{name} + edges"] = {r.file_id: edges.refine_file(audio_info(r.audio),
-                                                                           versions[name][r.file_id]).turns
-                                               for r in recordings}
+                versions[f"{name} + edges"] = {fid: edges.refine_file(f.audio, versions[name][fid]).turns
+                                               for fid, f in files.items()}
                 moves[f"{name} + edges"], speed[f"{name} + edges"] = moves[name], \
                     rtf + (time.perf_counter() - began) / audio_s
     if refine_edges:
-        versions["edges only"] = {r.file_id: edges.refine_file(audio_info(r.audio), versions["hypothesis"][r.file_id]).turns
-                                  for r in recordings}
+        versions["edges only"] = {fid: edges.refine_file(f.audio, f.turns).turns for fid, f in files.items()}
     versions["oracle"] = {fid: oracle(reference[fid], hyp[fid]) for fid in hyp}
     if refine_edges:
         versions["oracle + edges"] = {fid: edge_oracle(reference[fid], versions["oracle"][fid]) for fid in hyp}

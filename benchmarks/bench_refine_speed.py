@@ -22,11 +22,12 @@ from bench_data import run
 from rich.console import Console
 from rich.table import Table
 
-from diarefine.audio import SAMPLE_RATE, load_audio
+from diarefine.audio import load_audio
 from diarefine.data.corpus import discover_corpus
 from diarefine.rttm import write_rttm
 from diarefine.simulate import load_error_model, perturb
 from diarefine.types import Turn
+from diarefine.units import SAMPLE_RATE
 
 
 def long_recording(corpus: str, minutes: float, folder: Path) -> tuple[Path, Path, float]:

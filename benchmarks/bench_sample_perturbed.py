@@ -17,7 +17,7 @@ from dataclasses import replace
 from diarefine.audio import audio_info
 from diarefine.display import percent, print_table
 from diarefine.metrics.scoring import score_set
-from diarefine.refinement import Refiner
+from diarefine.refine.pipeline import Refiner
 from diarefine.rttm import load_rttms
 from diarefine.samples import bundled_sample
 from diarefine.simulate import load_error_model, perturb

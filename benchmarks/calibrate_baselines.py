@@ -18,10 +18,10 @@ from rich.table import Table
 from scipy.optimize import minimize
 
 from diarefine.data import WindowDataset
-from diarefine.embeddings import build_embedder
+from diarefine.embeddings import EMBEDDERS
 from diarefine.evaluation import WindowAudio, predict
 from diarefine.models import classical_checkpoint
-from diarefine.pretrained import CLASSICAL_REFINERS
+from diarefine.refine.resolve import CLASSICAL_REFINERS
 
 TOLERANCE_S = 0.2
 
@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     dataset = WindowDataset(args.cache, in_memory=True)
     audio = WindowAudio(dataset, args.audio_dir)
-    embedder = build_embedder(dataset.config["embeddings"])
+    embedder = EMBEDDERS.build(dataset.config["embeddings"])
     true, change = dataset.column("offset_s"), dataset.column("has_change").astype(bool)
     table = Table("refiner", "windows with a score", "hit rate", "confidence_bias", "confidence_scale",
                   title=f"classical refiner calibration on {args.cache} (hit: change within {TOLERANCE_S * 1000:.0f} ms)")

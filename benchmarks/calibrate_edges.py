@@ -21,12 +21,11 @@ from diarefine.audio import audio_info, read_window
 from diarefine.data.corpus import discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
-from diarefine.edge_refinement import EdgeConfig, EdgeRefiner, energy_proposals, vad_proposals
-from diarefine.edges import ONSET, find_edges
+from diarefine.dsp import speech_probabilities
 from diarefine.metrics.boundary import match_change_times
+from diarefine.refine.edges import ONSET, EdgeConfig, EdgeRefiner, energy_proposals, find_edges, vad_proposals
 from diarefine.rttm import merge_turns
 from diarefine.simulate import load_error_model, perturb
-from diarefine.vad import speech_probabilities
 
 MATCH_S = 0.5
 

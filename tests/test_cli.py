@@ -118,3 +118,10 @@ def test_console_script_runs_as_a_module() -> None:
     assert done.returncode == 0 and done.stdout.startswith("diarefine ")
     done = subprocess.run([sys.executable, "-m", "diarefine.cli", "score"], capture_output=True, text=True)
     assert done.returncode == 2 and "REF" in done.stderr
+
+
+def test_building_the_parser_imports_neither_torch_nor_pyannote() -> None:
+    code = ("import sys; from diarefine.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'pyannote.metrics', 'lightning', 'h5py') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr

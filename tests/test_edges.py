@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 
 from diarefine.audio import SAMPLE_RATE, audio_info, load_audio
-from diarefine.edge_refinement import EdgeConfig, EdgeRefiner, crossings
-from diarefine.edges import OFFSET, ONSET, find_edges, move_edges
+from diarefine.dsp import crossings
+from diarefine.refine.edges import OFFSET, ONSET, EdgeConfig, EdgeRefiner, find_edges, move_edges
 from diarefine.samples import bundled_sample
 from diarefine.types import Turn
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fixtures import speechlike
 
-from diarefine.embeddings import EMBEDDERS, ProfileConfig, SpeakerEmbedder, build_embedder, window_embedding
+from diarefine.embeddings import EMBEDDERS, ProfileConfig, SpeakerEmbedder, window_embedding
 from diarefine.embeddings.base import chunk_spans, speaker_regions
 from diarefine.errors import InputFileError
 from diarefine.types import Turn
@@ -64,7 +64,7 @@ def test_chunk_spans_cover_long_regions_and_skip_tiny_ones() -> None:
 
 
 def test_dummy_embeddings_are_deterministic_by_speaker() -> None:
-    dummy = build_embedder("dummy")
+    dummy = EMBEDDERS.build("dummy")
     spans = np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 4.0]])
     e = dummy.embed_spans(np.zeros(16_000 * 4, np.float32), spans, ["A", "B", "A"])
     assert e.shape == (3, 256) and np.allclose(e[0], e[2]) and not np.allclose(e[0], e[1])
@@ -73,7 +73,7 @@ def test_dummy_embeddings_are_deterministic_by_speaker() -> None:
 
 def test_resemblyzer_tells_two_voices_apart() -> None:
     audio = np.concatenate([speechlike(8.0, seed=1, f0=100.0), speechlike(8.0, seed=2, f0=240.0)])
-    embedder = build_embedder("resemblyzer")
+    embedder = EMBEDDERS.build("resemblyzer")
     turns = [Turn("f", 0, 8, "low"), Turn("f", 8, 16, "high")]
     chunks = embedder.speaker_chunks(audio, turns)
     low, high = chunks["low"].embeddings, chunks["high"].embeddings
@@ -104,7 +104,7 @@ def _tiny_wespeaker_onnx(path: Path, dim: int = 16) -> Path:
 def test_wespeaker_onnx_runs_a_local_model(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     model = _tiny_wespeaker_onnx(tmp_path / "tiny.onnx")
-    embedder = build_embedder({"name": "wespeaker-onnx", "model_path": str(model)})
+    embedder = EMBEDDERS.build({"name": "wespeaker-onnx", "model_path": str(model)})
     assert embedder.dim == 16
     audio = np.concatenate([speechlike(5.0, seed=1, f0=100.0), speechlike(5.0, seed=2, f0=240.0)])
     spans = np.array([[0.0, 1.6], [0.8, 2.4], [5.0, 6.6], [6.0, 6.7]])
@@ -118,9 +118,9 @@ def test_wespeaker_onnx_runs_a_local_model(tmp_path: Path) -> None:
 def test_wespeaker_onnx_missing_or_broken_model_is_a_clear_error(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     with pytest.raises(InputFileError, match="WeSpeaker ONNX model not found"):
-        build_embedder({"name": "wespeaker-onnx", "model_path": str(tmp_path / "missing.onnx")})
+        EMBEDDERS.build({"name": "wespeaker-onnx", "model_path": str(tmp_path / "missing.onnx")})
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
     with pytest.raises(InputFileError, match="cannot be loaded as an ONNX model"):
-        build_embedder({"name": "wespeaker-onnx", "model_path": str(broken)})
+        EMBEDDERS.build({"name": "wespeaker-onnx", "model_path": str(broken)})
     assert set(EMBEDDERS) == {"dummy", "resemblyzer", "wespeaker-onnx"}

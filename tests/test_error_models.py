@@ -12,9 +12,15 @@ from diarefine.changes import find_changes
 from diarefine.cli import main
 from diarefine.errors import DiarefineError, InputFileError
 from diarefine.rttm import merge_turns, read_rttm
-from diarefine.simulate import (EmpiricalErrors, GaussianErrors, fit_error_model, load_error_model, perturb,
-                                save_error_model)
-from diarefine.simulate.errors import fit_histogram
+from diarefine.simulate import (
+    EmpiricalErrors,
+    GaussianErrors,
+    fit_error_model,
+    load_error_model,
+    perturb,
+    save_error_model,
+)
+from diarefine.simulate.error_models import fit_histogram
 from diarefine.types import Turn
 
 

@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from diarefine.config import ConfigError
-from diarefine.errors import InputFileError
-from diarefine.features import FEATURES, build_feature_extractor
+from diarefine.errors import ConfigError, InputFileError, UnknownNameError
+from diarefine.features import FEATURES
 from diarefine.features.fbank import mel_filterbank
-from diarefine.registry import UnknownNameError
 
 
 def direct_log_mel(x: np.ndarray, filters: np.ndarray, win: int = 400, hop: int = 320) -> np.ndarray:
@@ -30,7 +28,7 @@ def direct_log_mel(x: np.ndarray, filters: np.ndarray, win: int = 400, hop: int 
 
 def test_fbank_gives_200_frames_of_80_bins_equal_to_a_direct_computation() -> None:
     x = np.random.default_rng(0).standard_normal(64_000).astype(np.float32) * 0.1
-    fbank = build_feature_extractor({"name": "fbank", "mean_norm": False})
+    fbank = FEATURES.build({"name": "fbank", "mean_norm": False})
     feats, mask = fbank(torch.from_numpy(x)[None])
     assert feats.shape == (1, 200, 80) and mask.shape == (1, 200) and bool(mask.all())
     expected = direct_log_mel(x.astype(np.float64), mel_filterbank(512, 80, 20.0, 7600.0).double().numpy())
@@ -49,7 +47,7 @@ def test_fbank_mask_follows_the_valid_samples_and_mean_norm_ignores_padding() ->
     valid = torch.ones_like(x, dtype=torch.bool)
     valid[0, :16_000] = False  # the first second lies before the file start
     x[0, :16_000] = 0.0
-    feats, mask = build_feature_extractor("fbank")(x, valid)
+    feats, mask = FEATURES.build("fbank")(x, valid)
     assert mask[0].sum() == 150 and not mask[0, :50].any() and mask[1].all()
     assert torch.all(feats[0, :50] == 0)
     assert feats[0, 50:].mean(0).abs().max() < 1e-4  # mean over valid frames only
@@ -57,9 +55,9 @@ def test_fbank_mask_follows_the_valid_samples_and_mean_norm_ignores_padding() ->
 
 def test_unknown_extractor_and_option_typos_are_refused() -> None:
     with pytest.raises(UnknownNameError, match="fbank, wavlm"):
-        build_feature_extractor("mfcc")
+        FEATURES.build("mfcc")
     with pytest.raises(ConfigError, match="unknown key 'n_mel'"):
-        build_feature_extractor({"name": "fbank", "n_mel": 40})
+        FEATURES.build({"name": "fbank", "n_mel": 40})
     assert set(FEATURES) == {"fbank", "wavlm"}
 
 
@@ -77,7 +75,7 @@ def tiny_wavlm(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("mix", ["layer", "average", "learned"])
 def test_tiny_wavlm_gives_200_frames_from_its_199(tiny_wavlm: Path, mix: str, caplog) -> None:
-    extractor = build_feature_extractor({"name": "wavlm", "model_dir": str(tiny_wavlm), "mix": mix, "layer": 1})
+    extractor = FEATURES.build({"name": "wavlm", "model_dir": str(tiny_wavlm), "mix": mix, "layer": 1})
     with caplog.at_level("INFO", logger="diarefine"):
         feats, mask = extractor(torch.randn(2, 64_000) * 0.1)
     assert feats.shape == (2, 200, 32) and mask.shape == (2, 200)
@@ -91,15 +89,15 @@ def test_tiny_wavlm_gives_200_frames_from_its_199(tiny_wavlm: Path, mix: str, ca
 
 def test_wavlm_layer_choice_changes_the_output(tiny_wavlm: Path) -> None:
     x = torch.randn(1, 64_000) * 0.1
-    a = build_feature_extractor({"name": "wavlm", "model_dir": str(tiny_wavlm), "layer": 1})(x)[0]
-    b = build_feature_extractor({"name": "wavlm", "model_dir": str(tiny_wavlm), "layer": 2})(x)[0]
+    a = FEATURES.build({"name": "wavlm", "model_dir": str(tiny_wavlm), "layer": 1})(x)[0]
+    b = FEATURES.build({"name": "wavlm", "model_dir": str(tiny_wavlm), "layer": 2})(x)[0]
     assert not torch.allclose(a, b)
 
 
 def test_wavlm_without_weights_names_the_folder(tmp_path: Path) -> None:
     pytest.importorskip("transformers")
     with pytest.raises(InputFileError, match="WavLM model folder not found"):
-        build_feature_extractor({"name": "wavlm", "model_dir": str(tmp_path / "nowhere")})
+        FEATURES.build({"name": "wavlm", "model_dir": str(tmp_path / "nowhere")})
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(InputFileError, match=f"{tmp_path}.*no WavLM weights"):
-        build_feature_extractor({"name": "wavlm", "model_dir": str(tmp_path)})
+        FEATURES.build({"name": "wavlm", "model_dir": str(tmp_path)})

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from fixtures import SYNTH_EMBEDDING_DIM, SYNTH_FEATURE_DIM, synthetic_cache
 
-from diarefine.config import ConfigError
 from diarefine.data import WindowDataset, collate_windows
-from diarefine.errors import InputFileError
-from diarefine.models import MODELS, build_model, load_checkpoint, save_checkpoint
+from diarefine.errors import ConfigError, InputFileError, UnknownNameError
+from diarefine.models import MODELS, load_checkpoint, save_checkpoint
 from diarefine.models.contrastive import ContrastivePositionScorer
 from diarefine.models.diffusion import cosine_alpha_bar, ddim_steps
-from diarefine.registry import UnknownNameError
 
 #: Small settings per variant so CPU tests stay quick; every registered variant must have one.
 TINY = {
@@ -32,7 +29,7 @@ VARIANTS = [name for name in MODELS.names() if MODELS.get(name).trainable]  # le
 
 
 def tiny(name: str, **overrides) -> torch.nn.Module:
-    return build_model(name, feature_dim=SYNTH_FEATURE_DIM, embedding_dim=SYNTH_EMBEDDING_DIM,
+    return MODELS.build(name, feature_dim=SYNTH_FEATURE_DIM, embedding_dim=SYNTH_EMBEDDING_DIM,
                        **{**TINY[name], **overrides})
 
 
@@ -52,7 +49,7 @@ def test_every_variant_has_test_settings_and_a_planned_size() -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 def test_default_size_is_within_15_percent_of_the_plan(name: str) -> None:
-    n = build_model(name, feature_dim=768, embedding_dim=256).n_parameters()
+    n = MODELS.build(name, feature_dim=768, embedding_dim=256).n_parameters()
     assert abs(n - PLANNED_PARAMETERS[name]) <= 0.15 * PLANNED_PARAMETERS[name], n
 
 
@@ -140,11 +137,11 @@ def test_contrastive_reads_a_sub_frame_soft_argmax() -> None:
 
 def test_build_model_refuses_unknown_variants_and_settings() -> None:
     with pytest.raises(UnknownNameError, match="choose one of: bic, contrastive, diffusion, mlp, silence-snap, similarity, transformer"):
-        build_model("lstm")
+        MODELS.build("lstm")
     with pytest.raises(ConfigError, match="unknown key 'd_modle'"):
-        build_model("transformer", d_modle=64)
+        MODELS.build("transformer", d_modle=64)
     with pytest.raises(ConfigError, match="multiple of patch_frames"):
-        build_model("transformer", patch_frames=7)
+        MODELS.build("transformer", patch_frames=7)
 
 
 def test_inference_settings_can_be_overridden_at_load(tmp_path: Path, batch) -> None:
@@ -178,3 +175,21 @@ def test_masked_frames_do_not_change_the_prediction(batch) -> None:
         with torch.no_grad():
             a, b = model(batch), model(padded)
         assert torch.allclose(a[0], b[0], atol=1e-5) and torch.allclose(a[1], b[1], atol=1e-5), name
+
+
+def test_registry_build_takes_a_name_a_table_and_overrides() -> None:
+    a = MODELS.build({"name": "mlp", "feature_dim": 4, "embedding_dim": 4, "hidden": [8]})
+    b = MODELS.build("mlp", feature_dim=4, embedding_dim=4, hidden=[8])
+    c = MODELS.build({"name": "mlp", "feature_dim": 99, "embedding_dim": 4, "hidden": [8]}, feature_dim=4)
+    assert a.config == b.config == c.config and a.config.feature_dim == 4
+    with pytest.raises(ConfigError, match="model.mlp: unknown key 'hiden'"):
+        MODELS.build("mlp", hiden=[8])
+
+
+def test_diffusion_checkpoints_from_before_the_denoiser_split_still_load(batch) -> None:
+    model = tiny("diffusion").eval()
+    flat = {k.removeprefix("denoiser."): v for k, v in model.state_dict().items()}  # the 0.1 layout
+    assert not any(k.startswith("denoiser.") for k in flat)
+    again = tiny("diffusion").eval()
+    again.load_state_dict(flat)
+    assert all(torch.equal(x, y) for x, y in zip(model(batch), again(batch)))

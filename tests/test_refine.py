@@ -12,17 +12,17 @@ import pytest
 import soundfile as sf
 import torch
 
+from diarefine import refine
 from diarefine.audio import audio_info, load_audio
 from diarefine.changes import find_changes
 from diarefine.cli import main
-from diarefine.embeddings import ProfileConfig, build_embedder
+from diarefine.embeddings import EMBEDDERS, ProfileConfig
 from diarefine.errors import DiarefineError, InputFileError
-from diarefine.features import build_feature_extractor
-from diarefine.models import build_model, load_checkpoint, save_checkpoint
-from diarefine.pretrained import DEFAULT_MODEL, SHIPPED_MODELS, resolve_model
-from diarefine.refinement import Refiner
-from diarefine import refine
-from diarefine.rttm import format_rttm, read_rttm, to_annotation
+from diarefine.features import FEATURES
+from diarefine.models import MODELS, load_checkpoint, save_checkpoint
+from diarefine.refine import Refiner
+from diarefine.refine.resolve import DEFAULT_MODEL, SHIPPED_MODELS, default_front_end, resolve_model
+from diarefine.rttm import format_rttm, merge_turns, read_rttm, to_annotation
 from diarefine.samples import bundled_sample, jitter_changes
 from diarefine.types import Turn
 
@@ -33,12 +33,12 @@ SAMPLE = bundled_sample()
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A random contrastive model on fbank + the dummy embedder (no trained weights, any prediction)."""
     torch.manual_seed(0)
-    model = build_model("contrastive", feature_dim=80, embedding_dim=32, channels=16, cond_dim=16,
+    model = MODELS.build("contrastive", feature_dim=80, embedding_dim=32, channels=16, cond_dim=16,
                         dilations=[1, 2], dropout=0.0)
     with torch.no_grad():  # a strong random prior makes some predictions confident, so changes move
         model.position_prior.normal_(0, 3.0)
-    features = build_feature_extractor("fbank")
-    embedder = build_embedder({"name": "dummy", "dim": 32})
+    features = FEATURES.build("fbank")
+    embedder = EMBEDDERS.build({"name": "dummy", "dim": 32})
     cache_config = {"features": features.describe(), "embeddings": embedder.describe(),
                     "window": {"window_s": 4.0, "n_frames": 200, "sample_rate": 16000}}
     return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", model, cache_config)
@@ -100,7 +100,7 @@ def test_refine_api_accepts_turns_or_a_pyannote_annotation(tiny_checkpoint: Path
 
 
 def test_streamed_speaker_embeddings_match_a_whole_file_load(hypothesis: list[Turn]) -> None:
-    embedder = build_embedder({"name": "resemblyzer"})
+    embedder = EMBEDDERS.build({"name": "resemblyzer"})
     whole = embedder.speaker_chunks(load_audio(SAMPLE.audio), hypothesis, ProfileConfig())
     streamed = embedder.speaker_chunks_from_file(audio_info(SAMPLE.audio), hypothesis, ProfileConfig(), block_s=600)
     blocks = embedder.speaker_chunks_from_file(audio_info(SAMPLE.audio), hypothesis, ProfileConfig(), block_s=10)
@@ -146,6 +146,40 @@ def test_the_shipped_model_loads_with_its_card_and_tuned_threshold() -> None:
     checkpoint = load_checkpoint(resolve_model().path)
     assert checkpoint.model.name == "contrastive" and checkpoint.features["name"] == "fbank"
     assert Refiner().threshold == shipped.threshold
+
+
+def test_diarefine_refine_is_callable_whatever_was_imported(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    import diarefine
+    import diarefine.refine.pipeline as pipeline
+    from diarefine.refinement import Refiner as OldName
+
+    assert callable(diarefine.refine) and diarefine.refine.Refiner is pipeline.Refiner is Refiner is OldName
+    assert diarefine.refine(SAMPLE.audio, hypothesis, model=tiny_checkpoint, threshold=1.0) == sorted(hypothesis)
+
+
+def test_a_classical_refiner_runs_on_the_default_front_end_without_the_shipped_model() -> None:
+    refiner = Refiner("silence-snap")
+    assert refiner.checkpoint.path is None and refiner.model.name == "silence-snap"
+    assert refiner.checkpoint.front_end == default_front_end()
+    shipped = load_checkpoint(resolve_model().path)  # the same front end: classical rows did not change
+    assert {k: shipped.front_end[k] for k in ("window", "features", "embeddings")} == \
+        {k: default_front_end()[k] for k in ("window", "features", "embeddings")}
+
+
+def test_a_file_is_opened_once_and_its_turns_merged_once(tiny_checkpoint: Path, hypothesis: list[Turn],
+                                                        tmp_path: Path, monkeypatch) -> None:
+    import diarefine.refine.files as files
+
+    opened = []
+    monkeypatch.setattr(files, "audio_info", lambda path: opened.append(path) or audio_info(path))
+    file = files.open_input(SAMPLE.audio, hypothesis)
+    assert merge_turns(file.turns) is file.turns  # merged: merging again costs nothing
+    Refiner(tiny_checkpoint, threshold=0.0, refine_edges=True).refine_input(file)
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text(format_rttm(hypothesis))
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(tmp_path / "out.rttm"),
+                 "--model", str(tiny_checkpoint), "--refine-edges"]) == 0
+    assert len(opened) == 2  # once by open_input above, once by the CLI
 
 
 # --- CLI ---------------------------------------------------------------------------------------------

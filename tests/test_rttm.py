@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures import RTTM_FIXTURE, write
+from fixtures import write
 from pyannote.core import Annotation, Segment
 
 from diarefine.errors import InputFileError
@@ -13,6 +13,7 @@ from diarefine.rttm import (
     format_rttm,
     from_annotation,
     from_timeline,
+    group_by_file,
     load_rttms,
     load_uems,
     merge_turns,
@@ -158,3 +159,17 @@ def test_pyannote_conversion_both_ways() -> None:
     assert from_annotation(other) == [Turn("g", 1, 2, "7")]
     regions = [Region("f", 0, 10), Region("f", 20, 30)]
     assert from_timeline(to_timeline(regions)) == regions
+
+
+def test_merged_turns_are_read_only_and_merging_them_again_is_free() -> None:
+    import copy
+    import pickle
+
+    merged = merge_turns([Turn("f", 0, 1, "A"), Turn("f", 1, 2, "A"), Turn("g", 0, 1, "B")])
+    assert merged == [Turn("f", 0, 2, "A"), Turn("g", 0, 1, "B")] and merge_turns(merged) is merged
+    for edit in (lambda t: t.append(t[0]), lambda t: t.sort(), lambda t: t.__setitem__(0, t[1])):
+        with pytest.raises(TypeError, match="read-only"):
+            edit(merged)
+    assert pickle.loads(pickle.dumps(merged)) == merged and merge_turns(copy.deepcopy(merged)) == merged
+    assert all(merge_turns(group) is group for group in group_by_file(merged).values())
+    assert list(merged) + [Turn("h", 0, 1, "C")] != merged  # copies are plain lists to edit

@@ -13,9 +13,8 @@ from fixtures import synthetic_cache, write
 from test_models import TINY, VARIANTS
 
 from diarefine.cli import main
-from diarefine.config import ConfigError
+from diarefine.errors import ConfigError, UnknownNameError
 from diarefine.models import load_checkpoint
-from diarefine.registry import UnknownNameError
 from diarefine.training import fit, load_train_config
 from diarefine.training.augment import AugmentConfig
 from diarefine.training.config import TrainConfig, parse_override

@@ -1,20 +1,14 @@
 """diarefine: make speaker-diarization boundaries precise.
 
-``diarefine.refine(audio, turns)`` is the one-call API; the pieces live in submodules
-(`diarefine.refinement`, `diarefine.diarize`, `diarefine.rttm`, ...), imported on demand so
-that ``import diarefine`` stays light.
+``diarefine.refine(audio, turns)`` is the one-call API (``diarefine.refine`` is the inference
+package, and calling it refines one file); the pieces live in submodules (`diarefine.refine`,
+`diarefine.diarize`, `diarefine.rttm`, ...), imported on demand so that ``import diarefine``
+stays light. docs/ARCHITECTURE.md maps them.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from . import refine
+from ._version import __version__
 
-
-def refine(audio, turns, model=None, threshold=None, device="cpu", refine_edges=False):
-    """Refine one file's speaker changes: ``turns`` (a list of `Turn` or a pyannote ``Annotation``)
-    -> the same type with the changes moved. ``model``: a shipped name (default
-    ``contrastive-librisim``) or a checkpoint path; ``refine_edges`` also moves speech onsets /
-    offsets next to silence; see `diarefine.refinement.Refiner`."""
-    from .refinement import refine as refine_turns
-
-    return refine_turns(audio, turns, model=model, threshold=threshold, device=device, refine_edges=refine_edges)
+__all__ = ["__version__", "refine"]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .display import percent, seconds
 from .metrics.boundary import MATCH_TOLERANCE_S, nearest_distances, offset_histogram
 from .metrics.der import HEADLINE, MDEVAL
 from .metrics.scoring import STANDARD_DER_SPECS, DerSpec, SetScore, score_set
@@ -107,6 +108,26 @@ class BoundaryAnalysis:
         b = self.score.boundary
         return offset_histogram(b.offsets_s, self.ref_to_hyp_distances_s, self.hyp_to_ref_distances_s,
                                 b.match_tolerance_s)
+
+    def summary_rows(self) -> list[list[str]]:
+        """(measure, value) rows of ``diarefine analyze``'s console table."""
+        der = self.score.der
+        r2h, h2r = self.ref_to_hyp, self.hyp_to_ref
+        rows = [["reference / hypothesis changes", f"{r2h.n} / {h2r.n}"],
+                ["ref -> nearest hyp: mean / median / p90", " / ".join(seconds(x) for x in (r2h.mean_s, r2h.median_s,
+                                                                                         r2h.p90_s))],
+                ["hyp -> nearest ref: mean / median / p90", " / ".join(seconds(x) for x in (h2r.mean_s, h2r.median_s,
+                                                                                         h2r.p90_s))],
+                ["ref changes with a hyp change within 0.25 / 0.5 / 1 s",
+                 " / ".join(percent(v, 1) for v in r2h.within.values())],
+                ["hyp changes with no ref change within 2 s", percent(self.no_change_share, 1)],
+                ["DER collar 0", percent(der[HEADLINE].total.der)],
+                [f"DER {MDEVAL}", percent(der[MDEVAL].total.der)]]
+        for near in self.near_change_error:
+            d = near.to_dict()["near_changes"]
+            rows.append([f"collar-0 error within +/-{near.radius_s:g} s of ref changes",
+                         f"{percent(d['share_of_error'], 1)} of error ({percent(d['der_points'])} DER)"])
+        return rows
 
     def to_dict(self) -> dict:
         return {

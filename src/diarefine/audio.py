@@ -18,11 +18,12 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from .errors import InputFileError
-from .types import Seconds
+from .units import SAMPLE_RATE, WINDOW_S, Seconds
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16_000
+#: File name endings treated as audio when folders are searched (anything libsndfile reads).
+AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".sph"})
 #: Turns may end this much after the audio (rounding in RTTM files) before the pair is refused.
 LENGTH_TOLERANCE_S: Seconds = 0.1
 #: Native audio read on each side of a window so that the resampling filter has context.
@@ -148,7 +149,7 @@ def read_window(
 def crop_centered(
     path: str | Path | AudioInfo,
     center_s: Seconds,
-    duration_s: Seconds = 4.0,
+    duration_s: Seconds = WINDOW_S,
     sample_rate: int = SAMPLE_RATE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The window of ``duration_s`` centred on ``center_s`` (see `read_window`)."""

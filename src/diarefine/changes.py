@@ -15,15 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .rttm import group_by_file, merge_turns
-from .types import Change, Seconds, Turn, quantize_time
+from .types import Change, Seconds, Turn
+from .units import GRID_S, quantize_time
 
-#: Grid on which single-speaker runs are found.
-FRAME_S: Seconds = 0.01
 #: Longest silence or overlap between two runs that still makes a change.
 MAX_SEPARATION_S: Seconds = 2.0
 
 
-def to_frame(t: Seconds, frame_s: Seconds = FRAME_S) -> int:
+def to_frame(t: Seconds, frame_s: Seconds = GRID_S) -> int:
     """Index of the grid point nearest to ``t`` (halves round up).
 
     >>> to_frame(6.69), to_frame(0.005), to_frame(0.0049)
@@ -66,7 +65,7 @@ def _single_speaker_runs(turns: Sequence[Turn], speakers: list[str], frame_s: Se
 def file_changes(
     turns: Sequence[Turn],
     max_separation_s: Seconds = MAX_SEPARATION_S,
-    frame_s: Seconds = FRAME_S,
+    frame_s: Seconds = GRID_S,
 ) -> list[Change]:
     """Change points of one file's turns (merged here), sorted by time."""
     turns = merge_turns(turns)
@@ -101,7 +100,7 @@ def file_changes(
 def find_changes(
     turns: Iterable[Turn],
     max_separation_s: Seconds = MAX_SEPARATION_S,
-    frame_s: Seconds = FRAME_S,
+    frame_s: Seconds = GRID_S,
 ) -> list[Change]:
     """Change points of turns from any number of files, sorted by (file id, time).
 
@@ -132,13 +131,56 @@ def _turn_covering_frame(spans, frame: int, candidates: list[int]) -> int | None
     return None
 
 
+def _sides(change: Change, frames: list[tuple[int, int]], by_speaker: dict[str, list[int]],
+           frame_s: Seconds) -> tuple[int, int]:
+    """Indices of the two turns that make ``change``: the left speaker's turn covering the frame before
+    ``left_end`` and the right speaker's covering ``right_start``."""
+    left = _turn_covering_frame(frames, to_frame(change.left_end, frame_s) - 1, by_speaker[change.left_speaker])
+    right = _turn_covering_frame(frames, to_frame(change.right_start, frame_s), by_speaker[change.right_speaker])
+    if left is None or right is None:
+        raise ValueError(f"change at {change.time:.3f} s of {change.file_id!r} does not match these turns")
+    return left, right
+
+
+def _move_in_file(file_turns: Sequence[Turn], changes: Sequence[Change], order: list[int],
+                  new_times: Sequence[Seconds], applied: list[Seconds], min_duration_s: Seconds,
+                  min_spacing_s: Seconds, frame_s: Seconds) -> tuple[list[Turn], tuple[int, int]]:
+    """`move_changes` within one file: ``order`` lists its changes' indices in time order; fills
+    ``applied`` and returns the moved turns and (changes moved, changes clamped)."""
+    spans = [[t.start, t.end] for t in file_turns]
+    frames = [(to_frame(t.start, frame_s), to_frame(t.end, frame_s)) for t in file_turns]
+    by_speaker: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(file_turns):
+        by_speaker[t.speaker].append(i)
+    n_moved = n_clamped = 0
+    for rank, ci in enumerate(order):
+        change = changes[ci]
+        left, right = _sides(change, frames, by_speaker, frame_s)
+        lo = spans[left][0] + min_duration_s - spans[left][1]
+        hi = spans[right][1] - min_duration_s - spans[right][0]
+        if rank > 0:
+            lo = max(lo, applied[order[rank - 1]] + min_spacing_s - change.time)
+        if rank + 1 < len(order):
+            hi = min(hi, changes[order[rank + 1]].time - min_spacing_s - change.time)
+        wanted = float(new_times[ci]) - change.time
+        delta = 0.0 if lo > hi else min(max(wanted, lo), hi)
+        n_clamped += abs(delta - wanted) > 1e-9
+        if delta != 0.0:
+            n_moved += 1
+            spans[left][1] += delta
+            spans[right][0] += delta
+        applied[ci] = quantize_time(change.time + delta)
+    moved = [Turn(t.file_id, s, e, t.speaker, t.channel) for (s, e), t in zip(spans, file_turns)]
+    return moved, (n_moved, int(n_clamped))
+
+
 def move_changes(
     turns: Iterable[Turn],
     changes: Sequence[Change],
     new_times: Sequence[Seconds],
-    min_duration_s: Seconds = FRAME_S,
-    min_spacing_s: Seconds = FRAME_S,
-    frame_s: Seconds = FRAME_S,
+    min_duration_s: Seconds = GRID_S,
+    min_spacing_s: Seconds = GRID_S,
+    frame_s: Seconds = GRID_S,
 ) -> MoveResult:
     """Move each change to its new time by shifting the left turn's end and the right turn's start.
 
@@ -164,34 +206,10 @@ def move_changes(
     n_moved = n_clamped = 0
     out: list[Turn] = []
     for file_id, file_turns in merged.items():
-        spans = [[t.start, t.end] for t in file_turns]
-        frames = [(to_frame(t.start, frame_s), to_frame(t.end, frame_s)) for t in file_turns]
-        by_speaker: dict[str, list[int]] = defaultdict(list)
-        for i, t in enumerate(file_turns):
-            by_speaker[t.speaker].append(i)
-        order = order_by_file.pop(file_id, [])
-        for rank, ci in enumerate(order):
-            change = changes[ci]
-            left = _turn_covering_frame(frames, to_frame(change.left_end, frame_s) - 1, by_speaker[change.left_speaker])
-            right = _turn_covering_frame(frames, to_frame(change.right_start, frame_s), by_speaker[change.right_speaker])
-            if left is None or right is None:
-                raise ValueError(f"change at {change.time:.3f} s of {file_id!r} does not match these turns")
-            lo = spans[left][0] + min_duration_s - spans[left][1]
-            hi = spans[right][1] - min_duration_s - spans[right][0]
-            if rank > 0:
-                lo = max(lo, applied[order[rank - 1]] + min_spacing_s - change.time)
-            if rank + 1 < len(order):
-                hi = min(hi, changes[order[rank + 1]].time - min_spacing_s - change.time)
-            wanted = float(new_times[ci]) - change.time
-            delta = 0.0 if lo > hi else min(max(wanted, lo), hi)
-            if abs(delta - wanted) > 1e-9:
-                n_clamped += 1
-            if delta != 0.0:
-                n_moved += 1
-                spans[left][1] += delta
-                spans[right][0] += delta
-            applied[ci] = quantize_time(change.time + delta)
-        out.extend(Turn(file_id, s, e, t.speaker, t.channel) for (s, e), t in zip(spans, file_turns))
+        moved, clamped = _move_in_file(file_turns, changes, order_by_file.pop(file_id, []), new_times, applied,
+                                       min_duration_s, min_spacing_s, frame_s)
+        out += moved
+        n_moved, n_clamped = n_moved + clamped[0], n_clamped + clamped[1]
     if order_by_file:
         raise ValueError(f"changes given for file ids with no turns: {sorted(order_by_file)}")
     return MoveResult(merge_turns(out), applied, n_moved, n_clamped)

@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import DiarefineError, InputFileError
+from .errors import ConfigError, InputFileError
 from .fileio import read_text_lines
 
 try:
@@ -23,10 +23,6 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 C = TypeVar("C")
-
-
-class ConfigError(DiarefineError):
-    """A configuration value is unknown, missing or of the wrong type."""
 
 
 def _type_name(tp: Any) -> str:
@@ -81,7 +77,7 @@ def from_dict(cls: type[C], data: Any, where: str = "config") -> C:
     >>> from_dict(Opt, {"lyers": 3})
     Traceback (most recent call last):
     ...
-    diarefine.config.ConfigError: config: unknown key 'lyers' (valid keys: layers, lr)
+    diarefine.errors.ConfigError: config: unknown key 'lyers' (valid keys: layers, lr)
     """
     if isinstance(data, cls):
         return data

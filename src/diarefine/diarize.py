@@ -11,7 +11,7 @@ votes for both sides), which is what `refine` is for.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +21,13 @@ from scipy.cluster.vq import kmeans2
 from scipy.linalg import eigh
 from scipy.ndimage import median_filter
 
-from . import vad
-from .audio import SAMPLE_RATE, load_audio
-from .embeddings import build_embedder
+from . import dsp
+from .audio import load_audio
+from .embeddings import EMBEDDERS
 from .embeddings.base import chunk_spans
 from .rttm import merge_turns
 from .types import Seconds, Turn
-
-FRAME_S: Seconds = 0.01
+from .units import GRID_S, SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class DiarizeConfig:
 
 def speech_regions(audio: np.ndarray, config: DiarizeConfig = DiarizeConfig()) -> np.ndarray:
     """silero-vad speech of 16 kHz mono audio [N] with this config's settings -> [K, 2] seconds."""
-    return vad.speech_regions(audio, config.vad_threshold, config.min_speech_s, config.min_silence_s)
+    return dsp.speech_regions(audio, config.vad_threshold, config.min_speech_s, config.min_silence_s)
 
 
 def spectral_labels(embeddings: np.ndarray, pruning: float, max_speakers: int,
@@ -149,22 +148,22 @@ def frame_labels(spans: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, 
                  duration_s: Seconds, config: DiarizeConfig) -> np.ndarray:
     """Speaker index of every 10 ms frame [F] (-1 outside speech): the cluster whose centroid the
     windows covering the frame are most similar to on average, median-filtered."""
-    n_frames = int(np.ceil(duration_s / FRAME_S))
+    n_frames = int(np.ceil(duration_s / GRID_S))
     clusters = np.unique(labels)
     scores = np.zeros((n_frames, len(clusters)), np.float32)
     covered = np.zeros(n_frames, np.float32)
     similarity = embeddings @ _centroids(embeddings, labels, clusters).T  # [W, K]
     for (start, end), sim in zip(spans, similarity):
-        lo, hi = int(start / FRAME_S), min(int(np.ceil(end / FRAME_S)), n_frames)
+        lo, hi = int(start / GRID_S), min(int(np.ceil(end / GRID_S)), n_frames)
         scores[lo:hi] += sim
         covered[lo:hi] += 1
     best = clusters[np.argmax(scores, axis=1)]
     best = _nearest_covered(best, covered > 0)
-    width = max(1, int(round(config.smoothing_s / FRAME_S)) | 1)
+    width = max(1, int(round(config.smoothing_s / GRID_S)) | 1)
     best = median_filter(best, size=width, mode="nearest")
     out = np.full(n_frames, -1, int)
     for start, end in regions:
-        lo, hi = int(round(start / FRAME_S)), min(int(round(end / FRAME_S)), n_frames)
+        lo, hi = int(round(start / GRID_S)), min(int(round(end / GRID_S)), n_frames)
         out[lo:hi] = best[lo:hi]
     return out
 
@@ -202,7 +201,7 @@ def labels_to_turns(frames: np.ndarray, file_id: str) -> list[Turn]:
         if label < 0:
             continue
         name = names.setdefault(label, f"SPK{len(names):02d}")
-        turns.append(Turn(file_id, s * FRAME_S, e * FRAME_S, name))
+        turns.append(Turn(file_id, s * GRID_S, e * GRID_S, name))
     return merge_turns(turns)
 
 
@@ -227,7 +226,7 @@ def embed_speech(samples: np.ndarray, config: DiarizeConfig = DiarizeConfig(),
         progress("vad")
     regions = speech_regions(samples, config)
     spans = chunk_spans(regions, config.window_s, config.hop_s, min(0.5, config.window_s))
-    embedder = build_embedder(config.embeddings)
+    embedder = EMBEDDERS.build(config.embeddings)
     if progress:
         progress("embeddings")
     embeddings = embedder.embed_spans(samples, spans, ["?"] * len(spans)) if len(spans) else \
@@ -254,6 +253,16 @@ class Diarization:
     n_windows: int
     duration_s: Seconds
     seconds: float  # wall-clock time
+
+
+def diarization_table(results: Mapping[str, Diarization],
+                      config: DiarizeConfig) -> tuple[str, list[str], list[list[str]]]:
+    """(title, header, rows) of ``diarefine diarize``: per file, speakers, turns, speech, length and
+    real-time factor."""
+    rows = [[fid, str(r.n_speakers), str(len(r.turns)), f"{r.speech_s:.1f}", f"{r.duration_s:.1f}",
+             f"{r.seconds / r.duration_s:.4f}"] for fid, r in results.items()]
+    return (f"diarefine diarize (silero-vad + resemblyzer + {config.clustering} clustering)",
+            ["file", "speakers", "turns", "speech s", "audio s", "RTF"], rows)
 
 
 def diarize(audio: str | Path, file_id: str | None = None, config: DiarizeConfig = DiarizeConfig(),

@@ -1,4 +1,4 @@
-"""Exceptions for bad input. The CLI turns a `DiarefineError` into a message and exit code 2."""
+"""Every exception diarefine raises on purpose. The CLI turns a `DiarefineError` into a message and exit code 2."""
 
 from __future__ import annotations
 
@@ -22,3 +22,14 @@ class InputFileError(DiarefineError):
 
 class MismatchError(DiarefineError):
     """Two inputs that must agree (file ids of reference and hypothesis, ...) do not."""
+
+
+class ConfigError(DiarefineError):
+    """A configuration value is unknown, missing or of the wrong type."""
+
+
+class UnknownNameError(DiarefineError, KeyError):
+    """A name that no entry of a registry has; the message lists the valid names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])

@@ -1,7 +1,7 @@
 """Evaluate trained models on a window cache: boundary metrics as ``refine`` would apply them,
 broken down by difficulty, plus inference speed and size, against the "no refinement" row.
 
-A model's prediction moves a window's boundary only when its confidence reaches the
+A model's prediction moves a window's boundary only when its confidence exceeds the
 threshold (as ``refine`` does); otherwise the offset is 0. Metrics follow ARCHITECTURE.md:
 errors over windows with a true change, and the share of no-change windows moved by more
 than 100 ms.
@@ -17,18 +17,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ConfigError
+from .audio import AudioInfo, audio_info, read_window
 from .data import DIFFICULTY_NAMES, WindowDataset, check_config, collate_windows
 from .display import percent, seconds
-from .errors import DiarefineError, MismatchError
+from .embeddings import EMBEDDERS, SpeakerEmbedder
+from .errors import ConfigError, DiarefineError, MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
-from .audio import AudioInfo, audio_info, read_window
-from .data.corpus import audio_by_id
-from .embeddings import SpeakerEmbedder, build_embedder
 from .models import MODELS, BoundaryModel, classical_checkpoint, load_checkpoint
-from .pretrained import CLASSICAL_REFINERS
-from .window_inputs import extra_inputs
-from .models.base import DEFAULT_THRESHOLD
+from .refine.files import audio_by_id
+from .refine.inputs import extra_inputs
+from .refine.resolve import CLASSICAL_REFINERS
+from .units import DEFAULT_THRESHOLD, confident
 
 NO_REFINEMENT = "no refinement"
 #: Confidence thresholds of the operating-point sweep (trade-off: errors on changes vs no-change windows moved).
@@ -45,7 +44,7 @@ class Predictions:
 
     def applied(self, threshold: float) -> np.ndarray:
         """The offsets refine would apply: the prediction where the confidence exceeds ``threshold``, else 0."""
-        return np.where(self.confidence > threshold, self.offset_s, 0.0)
+        return np.where(confident(self.confidence, threshold), self.offset_s, 0.0)
 
 
 class WindowAudio:
@@ -251,7 +250,7 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
                                "pass --audio-dir)")
                 continue
             if "sliding_emb" in ckpt.model.extra_inputs:
-                embedder = embedder or build_embedder(dataset.config["embeddings"])
+                embedder = embedder or EMBEDDERS.build(dataset.config["embeddings"])
         predictions = predict(ckpt.model, dataset, batch_size, device, audio, embedder)
         speed = n / predictions.model_seconds if predictions.model_seconds > 0 else None
         rows.append(_report(label, ckpt.model.name, ckpt.model.n_parameters(), speed, predictions, dataset,

@@ -1,24 +1,26 @@
-"""Small name -> class registries filled by a decorator (feature extractors, embedders, models, ...)."""
+"""Small name -> class registries filled by a decorator (feature extractors, embedders, models, ...).
+
+Every registered class has a ``Config`` dataclass; `Registry.build` makes an instance from a
+name or a ``{"name": ..., **settings}`` table (a TOML table, a cache's or checkpoint's record),
+checking the settings against that ``Config`` so a typo is an error naming the key.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
-from .errors import DiarefineError
+from .config import from_dict
+from .errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
 
-class UnknownNameError(DiarefineError, KeyError):
-    """A name that no entry of a registry has; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
 class Registry(Generic[T]):
     """A dict of named classes; ``@registry.register("name")`` adds one.
+
+    ``kind`` names an entry in messages, ``section`` prefixes the key paths of config errors,
+    ``default`` is the name `build` uses when none is given.
 
     >>> shapes = Registry("shape")
     >>> @shapes.register("square")
@@ -28,11 +30,13 @@ class Registry(Generic[T]):
     >>> shapes.get("circle")
     Traceback (most recent call last):
     ...
-    diarefine.registry.UnknownNameError: unknown shape 'circle'; choose one of: square
+    diarefine.errors.UnknownNameError: unknown shape 'circle'; choose one of: square
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, section: str | None = None, default: str | None = None) -> None:
         self.kind = kind
+        self.section = section or kind
+        self.default = default
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -50,6 +54,21 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise UnknownNameError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
+
+    def build(self, spec: str | Mapping[str, Any] | None = None, **settings: Any) -> Any:
+        """An instance from a name or ``{"name": ..., **settings}`` (None or no name: the default),
+        keyword ``settings`` taking precedence over the spec's.
+
+        The settings fill the class's ``Config``; unknown keys and wrong types are `ConfigError`s
+        whose message starts with ``<section>.<name>``.
+        """
+        data = {"name": spec} if spec is None or isinstance(spec, str) else dict(spec)
+        data.update(settings)
+        name = data.pop("name", None) or self.default
+        if name is None:
+            raise ConfigError(f"{self.section}: give a name ({', '.join(self.names())})")
+        cls = self.get(name)
+        return cls(from_dict(cls.Config, data, f"{self.section}.{name}"))  # type: ignore[attr-defined]
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -148,11 +148,12 @@ def format_uem(regions: Iterable[Region]) -> str:
 
 
 def group_by_file(items: Iterable[Turn] | Iterable[Region]) -> dict:
-    """Group turns (or regions) by file id; keys and each list sorted."""
+    """Group turns (or regions) by file id; keys and each list sorted (merged turns stay `MergedTurns`)."""
     grouped: dict[str, list] = defaultdict(list)
     for item in items:
         grouped[item.file_id].append(item)
-    return {file_id: sorted(grouped[file_id]) for file_id in sorted(grouped)}
+    kind = MergedTurns if isinstance(items, MergedTurns) else list
+    return {file_id: kind(sorted(grouped[file_id])) for file_id in sorted(grouped)}
 
 
 def read_rttm(path: str | Path, allow_empty: bool = False) -> TurnsByFile:
@@ -223,12 +224,35 @@ def load_uems(paths: str | Path | Sequence[str | Path]) -> RegionsByFile:
     return _load_grouped(paths, ".uem", read_uem)
 
 
-def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
-    """Merge same-speaker turns of a file that touch or overlap; sorted result.
+class MergedTurns(list):
+    """Turns as `merge_turns` returns them: same-speaker turns that touch or overlap merged, sorted.
+
+    A read-only list (it equals a plain list of the same turns), so it stays merged, and
+    `merge_turns` returns it as it is: every function that needs merged turns calls
+    `merge_turns` on its input, and a pipeline that merged its turns once pays nothing more.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("merged turns are read-only; copy them with list(turns) to change them")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _read_only
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _read_only
+
+    def __reduce__(self):  # pickling must not go through the disabled extend / append
+        return MergedTurns, (list(self),)
+
+
+def merge_turns(turns: Iterable[Turn]) -> MergedTurns:
+    """Merge same-speaker turns of a file that touch or overlap; sorted result (returned as is when
+    ``turns`` already came from here).
 
     >>> merge_turns([Turn("f", 0, 1, "A"), Turn("f", 1, 2, "A"), Turn("f", 1.5, 3, "B")])
     [Turn(file_id='f', start=0.0, end=2.0, speaker='A', channel='1'), Turn(file_id='f', start=1.5, end=3.0, speaker='B', channel='1')]
     """
+    if isinstance(turns, MergedTurns):
+        return turns
     by_key: dict[tuple[str, str], list[Turn]] = defaultdict(list)
     for turn in turns:
         by_key[(turn.file_id, turn.speaker)].append(turn)
@@ -244,7 +268,7 @@ def merge_turns(turns: Iterable[Turn]) -> list[Turn]:
                 merged.append(current)
                 current = turn
         merged.append(current)
-    return sorted(merged)
+    return MergedTurns(sorted(merged))
 
 
 def to_annotation(turns: Iterable[Turn], uri: str | None = None) -> Annotation:

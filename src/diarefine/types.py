@@ -1,27 +1,15 @@
 """Frozen records shared by every module: turns, change points, scored regions.
 
-All times are in seconds (`Seconds`). Turn and region times are stored on a 1 microsecond
-grid, RTTM's practical resolution; that makes write -> read round trips exact and keeps
-floating-point noise (``6.69 + 0.43 - 6.69``) out of comparisons.
+All times are in seconds (`Seconds`), stored on the 1 microsecond grid of `units.quantize_time`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Seconds = float
+from .units import Seconds, quantize_time
 
-#: Resolution on which turn and region times are stored (1 microsecond).
-TIME_RESOLUTION_S: Seconds = 1e-6
-
-
-def quantize_time(t: Seconds) -> Seconds:
-    """Round a time to the 1 microsecond storage grid.
-
-    >>> quantize_time(6.69 + 0.43)
-    7.12
-    """
-    return round(float(t), 6)
+__all__ = ["Change", "Region", "Seconds", "Turn"]
 
 
 class _Span:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..audio import audio_info, check_audio_covers
-from ..errors import DiarefineError, InputFileError, MismatchError
+from ..errors import DiarefineError, InputFileError
+from ..refine.files import audio_by_id, audio_for
 from ..rttm import load_rttms, load_uems
 from ..types import Region, Turn
-from ..simulate.sources import AUDIO_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -28,20 +28,6 @@ class Recording:
     uem: tuple[Region, ...] = ()
 
 
-def audio_by_id(folder: str | Path) -> dict[str, Path]:
-    """Audio files under ``folder`` (recursively) by file id (the name without extension); ids must be unique."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputFileError(folder, "audio folder not found")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
-    out: dict[str, Path] = {}
-    for p in files:
-        if p.stem in out:
-            raise MismatchError(f"{folder}: two audio files for file id {p.stem!r}: {out[p.stem]} and {p}")
-        out[p.stem] = p
-    return out
-
-
 def check_recordings(recordings: Sequence[Recording]) -> None:
     """Refuse audio that is missing, unreadable, or shorter than its RTTM says (names the file)."""
     for rec in recordings:
@@ -50,13 +36,10 @@ def check_recordings(recordings: Sequence[Recording]) -> None:
 
 def match_recordings(audio: Mapping[str, Path], turns: Mapping[str, Sequence[Turn]],
                      uem: Mapping[str, Sequence[Region]] | None, rttm_source: str) -> list[Recording]:
-    """Pair audio and turns by file id; an RTTM file id without audio is an error."""
-    missing = sorted(set(turns) - set(audio))
-    if missing:
-        raise MismatchError(f"{rttm_source}: no audio for file id(s) {', '.join(missing[:5])}"
-                            f"{' ...' if len(missing) > 5 else ''}; audio files must be named <file id>.<ext>")
+    """Pair audio and turns by file id (`refine.files.audio_for`: an RTTM file id without audio is an error)."""
+    paths = audio_for(list(turns), audio, rttm_source)
     uem = uem or {}
-    return [Recording(fid, audio[fid], tuple(turns[fid]), tuple(uem.get(fid, ()))) for fid in sorted(turns)]
+    return [Recording(fid, path, tuple(turns[fid]), tuple(uem.get(fid, ()))) for fid, path in paths.items()]
 
 
 def discover_corpus(root: str | Path) -> list[Recording]:
@@ -93,7 +76,7 @@ def from_lhotse(recordings_manifest: str | Path, supervisions_manifest: str | Pa
         if sup.speaker is None:
             raise InputFileError(supervisions_manifest, f"supervision {sup.id!r} has no speaker")
         turns.setdefault(sup.recording_id, []).append(
-            Turn(sup.recording_id, round(sup.start, 6), round(sup.start + sup.duration, 6), sup.speaker))
+            Turn(sup.recording_id, sup.start, sup.start + sup.duration, sup.speaker))  # Turn quantizes
     recordings = match_recordings(audio, turns, None, str(supervisions_manifest))
     check_recordings(recordings)
     return recordings

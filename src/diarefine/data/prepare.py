@@ -21,15 +21,16 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE, crop_array, load_audio
+from ..audio import crop_array, load_audio
 from ..changes import find_changes
 from ..config import to_dict
-from ..embeddings import ProfileConfig, build_embedder, window_embedding
+from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
-from ..features import build_feature_extractor
+from ..features import FEATURES
 from ..rttm import merge_turns
-from ..simulate.errors import DEFAULT_ERROR_MODEL, load_error_model
+from ..simulate.error_models import DEFAULT_ERROR_MODEL, load_error_model
 from ..simulate.perturb import perturb_file
+from ..units import SAMPLE_RATE, WINDOW_S
 from .cache import CacheWriter
 from .corpus import Recording
 from .windows import difficulty, draw_windows
@@ -44,7 +45,7 @@ class PrepareConfig:
     features: dict = field(default_factory=lambda: {"name": "fbank"})
     embeddings: dict = field(default_factory=lambda: {"name": "resemblyzer"})
     profile: ProfileConfig = field(default_factory=ProfileConfig)
-    window_s: float = 4.0
+    window_s: float = WINDOW_S
     error_model: str = DEFAULT_ERROR_MODEL
     draws_per_change: int = 4
     embed_from: Literal["reference", "hypothesis"] = "reference"
@@ -81,10 +82,10 @@ class WindowBuilder:
 
     def __init__(self, config: PrepareConfig) -> None:
         self.config = config
-        self.extractor = build_feature_extractor(config.features).eval()
+        self.extractor = FEATURES.build(config.features).eval()
         if not self.extractor.cacheable:
             raise DiarefineError("a learned layer mix cannot be cached; use features.mix = 'layer' or 'average'")
-        self.embedder = build_embedder(config.embeddings)
+        self.embedder = EMBEDDERS.build(config.embeddings)
         self.error_model = load_error_model(config.error_model)
 
     def cache_config(self) -> dict:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..types import Change, Seconds, Turn
+from ..units import WINDOW_S
 
 DIFFICULTY_NAMES = ("easy", "medium", "hard")
 #: |true offset| below these (s) is easy, then medium; anything else is hard.
@@ -66,7 +67,7 @@ def _label(center: float, times: np.ndarray, preferred: int, half_s: float) -> i
 
 
 def draw_windows(changes: Sequence[Change], turns: Sequence[Turn], duration_s: Seconds, offsets_s: np.ndarray,
-                 false_change_rate: float, rng: np.random.Generator, window_s: Seconds = 4.0) -> list[WindowSpec]:
+                 false_change_rate: float, rng: np.random.Generator, window_s: Seconds = WINDOW_S) -> list[WindowSpec]:
     """Windows of one file: ``offsets_s`` [n_changes, K] drawn offsets; false windows at the given rate."""
     half = window_s / 2
     times = np.array([c.time for c in changes], dtype=float)

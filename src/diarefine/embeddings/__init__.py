@@ -1,9 +1,17 @@
 """Speaker embeddings: a registry (``resemblyzer`` default, ``wespeaker-onnx``, ``dummy``) and the
-per-file speaker profiles that give each window its left / right speaker embeddings."""
+per-file speaker profiles that give each window its left / right speaker embeddings;
+``EMBEDDERS.build(spec)`` makes one."""
 
 from . import dummy, resemblyzer, wespeaker_onnx  # noqa: F401  (register; heavy imports are lazy)
-from .base import (DEFAULT_EMBEDDER, EMBEDDERS, ProfileConfig, SpeakerChunks, SpeakerEmbedder, SpeakerEmbedding,
-                   build_embedder, window_embedding)
+from .base import (
+                   DEFAULT_EMBEDDER,
+                   EMBEDDERS,
+                   ProfileConfig,
+                   SpeakerChunks,
+                   SpeakerEmbedder,
+                   SpeakerEmbedding,
+                   window_embedding,
+)
 
 __all__ = ["DEFAULT_EMBEDDER", "EMBEDDERS", "ProfileConfig", "SpeakerChunks", "SpeakerEmbedder",
-           "SpeakerEmbedding", "build_embedder", "window_embedding"]
+           "SpeakerEmbedding", "window_embedding"]

@@ -15,15 +15,18 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, AudioInfo, read_window
-from ..config import from_dict, to_dict
+from ..audio import AudioInfo, read_window
+from ..config import to_dict
 from ..intervals import as_intervals, subtract, total, union
 from ..registry import Registry
 from ..rttm import merge_turns
 from ..types import Seconds, Turn
+from ..units import SAMPLE_RATE, quantize_times
 
-EMBEDDERS: Registry[type["SpeakerEmbedder"]] = Registry("speaker embedder")
 DEFAULT_EMBEDDER = "resemblyzer"
+#: ``EMBEDDERS.build(spec)``: an embedder from a name or ``{"name": ..., **options}`` (unknown options are errors).
+EMBEDDERS: Registry[type["SpeakerEmbedder"]] = Registry("speaker embedder", section="embeddings",
+                                                        default=DEFAULT_EMBEDDER)
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk
         out += [(s, s + chunk_s) for s in starts]
         if end - (starts[-1] + chunk_s) > 1e-9:
             out.append((end - chunk_s, end))
-    return np.round(as_intervals(out), 6) if out else np.zeros((0, 2))
+    return quantize_times(as_intervals(out)) if out else np.zeros((0, 2))
 
 
 def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Seconds) -> dict[str, np.ndarray]:
@@ -202,14 +205,6 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
     return (x / np.where(norm > 0, norm, 1.0)).astype(np.float32)
-
-
-def build_embedder(spec: str | dict | None = None) -> SpeakerEmbedder:
-    """An embedder from a name or a ``{"name": ..., **options}`` dict (unknown options are errors)."""
-    spec = {"name": spec or DEFAULT_EMBEDDER} if not isinstance(spec, dict) else dict(spec)
-    name = spec.pop("name", DEFAULT_EMBEDDER)
-    cls = EMBEDDERS.get(name)
-    return cls(from_dict(cls.Config, spec, f"embeddings.{name}"))
 
 
 def group_by_length(spans: np.ndarray, rate: float) -> dict[int, list[int]]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE
 from ..errors import DiarefineError, InputFileError
 from ..features.fbank import log_mel, mel_filterbank
+from ..units import SAMPLE_RATE
 from .base import EMBEDDERS, SpeakerEmbedder, group_by_length, l2_normalize
 
 INSTALL_HINT = "pip install 'diarefine[wespeaker]'"

@@ -15,14 +15,15 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..audio import SAMPLE_RATE
-from ..config import from_dict, to_dict
+from ..config import to_dict
 from ..registry import Registry
+from ..units import FRAME_RATE, SAMPLE_RATE, WINDOW_FRAMES
 
-FEATURES: Registry[type["FeatureExtractor"]] = Registry("feature extractor")
 DEFAULT_FEATURES = "fbank"
-#: Frame rate every extractor delivers (frames per second): 4 s -> 200 frames.
-FRAME_RATE = 50.0
+#: ``FEATURES.build(spec)``: an extractor from a name or ``{"name": ..., **options}`` (unknown options are errors).
+FEATURES: Registry[type["FeatureExtractor"]] = Registry("feature extractor", section="features",
+                                                         default=DEFAULT_FEATURES)
+#: Samples per frame at `units.FRAME_RATE` (every extractor delivers 50 frames/s: 4 s -> 200 frames).
 HOP_SAMPLES = int(SAMPLE_RATE / FRAME_RATE)
 
 
@@ -30,7 +31,7 @@ HOP_SAMPLES = int(SAMPLE_RATE / FRAME_RATE)
 class FrameConfig:
     """Settings every extractor shares: the number of frames per window."""
 
-    n_frames: int = 200
+    n_frames: int = WINDOW_FRAMES
 
     def __post_init__(self) -> None:
         if self.n_frames < 1:
@@ -89,11 +90,3 @@ def frame_mask(valid: torch.Tensor, n_frames: int, hop: int = HOP_SAMPLES) -> to
     """
     centres = (torch.arange(n_frames, device=valid.device) * hop + hop // 2).clamp(max=valid.shape[1] - 1)
     return valid[:, centres]
-
-
-def build_feature_extractor(spec: str | dict | None = None) -> FeatureExtractor:
-    """An extractor from a name or a ``{"name": ..., **options}`` dict (unknown options are errors)."""
-    spec = {"name": spec or DEFAULT_FEATURES} if not isinstance(spec, dict) else dict(spec)
-    name = spec.pop("name", DEFAULT_FEATURES)
-    cls = FEATURES.get(name)
-    return cls(from_dict(cls.Config, spec, f"features.{name}"))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..audio import SAMPLE_RATE
+from ..units import FRAME_RATE, SAMPLE_RATE
 from .base import FEATURES, FeatureExtractor, FrameConfig
 
 LOG_FLOOR = 1e-10
@@ -70,7 +70,7 @@ class Fbank(FeatureExtractor):
         c = self.config
         self.win = int(round(c.win_ms * SAMPLE_RATE / 1000))
         self.hop = int(round(c.hop_ms * SAMPLE_RATE / 1000))
-        if self.hop * 50 != SAMPLE_RATE:
+        if self.hop * FRAME_RATE != SAMPLE_RATE:
             raise ValueError("fbank hop_ms must be 20 (50 frames/s, the rate every model expects)")
         if c.n_fft < self.win:
             raise ValueError(f"n_fft ({c.n_fft}) must be at least the window ({self.win} samples)")

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from ..types import Change, Seconds
+from ..units import quantize_times
 
 #: acc@X thresholds (s): share of errors at or below X.
 ACCURACY_THRESHOLDS_S: tuple[Seconds, ...] = (0.05, 0.1, 0.2)
@@ -287,7 +288,7 @@ def offset_histogram(offsets_s: np.ndarray, ref_to_hyp_s: np.ndarray, hyp_to_ref
     tolerance (``false_change_rate``), the share of reference changes with no hypothesis change
     within it (``miss_rate``), and quantiles. ``*_to_*_s`` are nearest-change distances."""
     offsets_s = np.round(np.asarray(offsets_s, dtype=float), 6)  # the 1 us time grid: exact bin edges
-    edges = np.round(np.arange(-tolerance_s, tolerance_s + HISTOGRAM_BIN_S / 2, HISTOGRAM_BIN_S), 6)
+    edges = quantize_times(np.arange(-tolerance_s, tolerance_s + HISTOGRAM_BIN_S / 2, HISTOGRAM_BIN_S))
     counts, _ = np.histogram(offsets_s, bins=edges)
 
     def quantiles(x: np.ndarray) -> dict:

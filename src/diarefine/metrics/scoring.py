@@ -7,7 +7,6 @@ afterwards in file-id order, so they do not depend on ``jobs``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -15,11 +14,12 @@ from dataclasses import dataclass, field
 from pyannote.core import Segment, Timeline
 
 from ..changes import find_changes
+from ..display import percent, seconds
 from ..errors import MismatchError
 from ..rttm import to_annotation, to_timeline
 from ..types import Change, Region, Seconds, Turn
 from .boundary import BoundaryMetrics, boundary_metrics
-from .der import DER_CONVENTIONS, DerComponents, DerResult, default_uem, file_der
+from .der import DER_CONVENTIONS, HEADLINE, MDEVAL, DerComponents, DerResult, default_uem, file_der
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,6 @@ class SetScore:
         }
 
 
-def default_jobs() -> int:
-    """Worker processes to use by default: the CPUs this process may run on (at most 8)."""
-    try:
-        n_cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n_cpus = os.cpu_count() or 1
-    return max(1, min(8, n_cpus))
-
-
 def score_set(
     reference: Mapping[str, Sequence[Turn]],
     hypothesis: Mapping[str, Sequence[Turn]],
@@ -172,3 +163,32 @@ def score_set(
     ref_changes = {r[0]: r[2] for r in results}
     hyp_changes = {r[0]: r[3] for r in results}
     return SetScore(name, pairing, der, ref_changes, hyp_changes, boundary_metrics(ref_changes, hyp_changes))
+
+
+def score_rows(scores: Sequence[SetScore]) -> list[list[str]]:
+    """The rows of ``diarefine score``'s table, one column per scored system: files, both DER
+    conventions with their split, change counts and matching, boundary errors, detection P / R / F1."""
+    def der_rows(convention: str, label: str) -> list[list[str]]:
+        totals = [s.der[convention].total for s in scores]
+        return [[label] + [percent(t.der) for t in totals],
+                ["  missed speech"] + [percent(t.rate(t.missed_s)) for t in totals],
+                ["  false alarm"] + [percent(t.rate(t.false_alarm_s)) for t in totals],
+                ["  speaker confusion"] + [percent(t.rate(t.confusion_s)) for t in totals]]
+
+    b = [s.boundary for s in scores]
+    rows = [["files scored"] + [str(len(s.pairing.file_ids)) for s in scores]]
+    rows += der_rows(HEADLINE, "DER (collar 0, overlap scored)")
+    rows += der_rows(MDEVAL, f"DER ({MDEVAL})")
+    rows += [["reference / hypothesis changes"] + [f"{x.n_ref} / {x.n_hyp}" for x in b],
+             [f"matched within {b[0].match_tolerance_s:g} s"] + [str(x.n_matched) for x in b],
+             ["  missed / false alarm"] + [f"{x.n_missed} / {x.n_false_alarm}" for x in b],
+             ["  boundary MAE"] + [seconds(x.matched.mae_s) for x in b],
+             ["  boundary median"] + [seconds(x.matched.median_s) for x in b],
+             ["  boundary RMSE"] + [seconds(x.matched.rmse_s) for x in b]]
+    for threshold in b[0].matched.accuracy:
+        rows.append([f"  acc@{round(threshold * 1000)}ms"] + [percent(x.matched.accuracy[threshold], 1) for x in b])
+    for i, det in enumerate(b[0].detection):
+        rows.append([f"change P / R / F1 @{round(det.tolerance_s * 1000)}ms"]
+                    + [" / ".join(percent(v, 1) for v in (x.detection[i].precision, x.detection[i].recall,
+                                                          x.detection[i].f1)) for x in b])
+    return rows

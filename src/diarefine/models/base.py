@@ -11,8 +11,8 @@ A model sees one window (4 s around an initial boundary) and says where the spea
 * ``confidence`` in [0, 1]: that the window holds a change at that place (no-change windows
   are the negatives every variant learns from).
 
-The classical refiners (``bic``, ``similarity``, ``silence-snap``) share this interface
-and registry with ``trainable = False``; some need ``extra_inputs`` the caller adds.
+The classical refiners (``classical/``: ``bic``, ``similarity``, ``silence-snap``) share this
+interface and registry with ``trainable = False``; some need ``extra_inputs`` the caller adds.
 
 Training adds ``batch["offset_s"]`` [B] (true offset; 0 where none) and ``batch["has_change"]``
 [B] bool. ``losses(batch)`` returns named scalar terms whose sum is ``"loss"``; ``loss(batch)``
@@ -31,15 +31,10 @@ from torch import nn
 
 from ..config import from_dict, to_dict
 from ..registry import Registry
+from ..units import FRAME_RATE, WINDOW_FRAMES
 
-MODELS: Registry[type["BoundaryModel"]] = Registry("model variant")
+MODELS: Registry[type["BoundaryModel"]] = Registry("model variant", section="model")
 Batch = dict[str, torch.Tensor]
-
-#: Confidence at or above which a prediction moves the boundary (``refine`` and ``evaluate``
-#: default for checkpoints that do not come with a tuned threshold).
-DEFAULT_THRESHOLD = 0.5
-#: Frames per second of every feature extractor (see ``features.base.FRAME_RATE``).
-FRAME_RATE = 50.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +46,7 @@ class ModelConfig:
 
     feature_dim: int = 80
     embedding_dim: int = 256
-    n_frames: int = 200
+    n_frames: int = WINDOW_FRAMES
     max_offset_s: float = 2.0
 
     def __post_init__(self) -> None:
@@ -80,10 +75,12 @@ class BoundaryModel(nn.Module):
 
     @classmethod
     def from_config(cls, data: dict | ModelConfig | None = None) -> "BoundaryModel":
-        return cls(from_dict(cls.Config, data or {}, f"model ({cls.name})"))
+        """This variant from its settings (``MODELS.build`` does the same from a name)."""
+        return cls(from_dict(cls.Config, data or {}, f"model.{cls.name}"))
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """(offset_s [B] in seconds, confidence [B] in [0, 1]); see the module docstring."""
+        """features [B, T, D], mask [B, T], left_emb / right_emb [B, E] (+ ``extra_inputs``) ->
+        (offset_s [B] in seconds from the window centre, confidence [B] in [0, 1]); see the module docstring."""
         raise NotImplementedError
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -103,9 +100,8 @@ class BoundaryModel(nn.Module):
     # -- helpers shared by the variants ---------------------------------------------------
 
     def frame_offsets_s(self, device: torch.device | None = None) -> torch.Tensor:
-        """[T] offset (s) of each frame centre from the window centre: (t + 0.5) / 50 - T / 100."""
-        t = torch.arange(self.config.n_frames, device=device, dtype=torch.float32)
-        return (t + 0.5) / FRAME_RATE - self.config.n_frames / (2 * FRAME_RATE)
+        """[T] offset (s) of each frame centre from the window centre (see `frame_offsets_s`)."""
+        return frame_offsets_s(self.config.n_frames, device)
 
     def bounded_offset(self, raw: torch.Tensor) -> torch.Tensor:
         """Map an unbounded regression output (s) into [-max, max]; near identity close to 0."""
@@ -115,6 +111,16 @@ class BoundaryModel(nn.Module):
     def confidence_loss(self, logit: torch.Tensor, batch: Batch) -> torch.Tensor:
         """BCE of a has-change logit [B] against ``batch["has_change"]``."""
         return F.binary_cross_entropy_with_logits(logit, batch["has_change"].float())
+
+
+def frame_offsets_s(n_frames: int, device: torch.device | None = None) -> torch.Tensor:
+    """[T] offset (s) of each frame centre from the window centre: (t + 0.5) / 50 - T / 100.
+
+    >>> [round(x, 3) for x in frame_offsets_s(4).tolist()]
+    [-0.03, -0.01, 0.01, 0.03]
+    """
+    t = torch.arange(n_frames, device=device, dtype=torch.float32)
+    return (t + 0.5) / FRAME_RATE - n_frames / (2 * FRAME_RATE)
 
 
 def masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -137,13 +143,6 @@ def sinusoidal_embedding(x: torch.Tensor, dim: int, max_period: float = 10_000.0
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=-1)
 
 
-def build_model(spec: str | dict, **overrides: Any) -> BoundaryModel:
-    """A model from a registered name or ``{"name": ..., **config}`` (checkpoints, TOML)."""
-    data = {"name": spec} if isinstance(spec, str) else dict(spec)
-    cls = MODELS.get(data.pop("name"))
-    return cls.from_config({**data, **overrides})
-
-
 @dataclass(frozen=True)
 class RegressionConfig(ModelConfig):
     """Settings of variants that regress the offset directly."""
@@ -163,6 +162,8 @@ class DirectRegressor(BoundaryModel):
         raise NotImplementedError
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """features [B, T, D], mask [B, T], left_emb / right_emb [B, E] -> (offset_s [B], s from the
+        window centre, within +/-max_offset_s; confidence [B] in [0, 1]: sigmoid of the has-change logit)."""
         offset_s, logit = self.heads(batch)
         return offset_s, torch.sigmoid(logit)
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from .. import __version__
+from .._version import __version__
 from ..config import to_dict
 from ..errors import DiarefineError, InputFileError
 from ..fileio import atomic_path
-from .base import MODELS, BoundaryModel, build_model
+from .base import MODELS, BoundaryModel
 
 CHECKPOINT_FORMAT = "diarefine.checkpoint/1"
 
@@ -43,6 +43,12 @@ class Checkpoint:
     def cache_config(self) -> dict:
         """The window / features / embeddings sections a matching cache must have."""
         return {"window": self.window, "features": self.features, "embeddings": self.embeddings}
+
+    @property
+    def front_end(self) -> dict:
+        """`cache_config` plus the ``profile`` (how speaker embeddings are gathered): all ``refine`` needs
+        besides the model."""
+        return {**self.cache_config, "profile": self.profile}
 
 
 def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, training_metrics: dict | None = None,
@@ -91,7 +97,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
         known = {f.name for f in dataclasses.fields(MODELS.get(payload["variant"]).Config)}
         overrides = {k: v for k, v in overrides.items() if k in known}
     try:
-        model = build_model({"name": payload["variant"], **payload["model_config"], **overrides})
+        model = MODELS.build({"name": payload["variant"], **payload["model_config"], **overrides})
         model.load_state_dict(payload["state_dict"])
     except (DiarefineError, RuntimeError) as exc:
         raise InputFileError(path, f"cannot rebuild the model: {exc}") from None
@@ -116,16 +122,16 @@ def classical_checkpoint(name: str, cache_config: dict, feature_dim: int, embedd
     known = {f.name for f in dataclasses.fields(cls.Config)}
     settings = {k: v for k, v in (overrides or {}).items() if k in known}
     n_frames = int(cache_config["window"]["n_frames"])
-    model = build_model({"name": name, "feature_dim": feature_dim, "embedding_dim": embedding_dim,
-                         "n_frames": n_frames, **settings})
+    model = MODELS.build({"name": name, "feature_dim": feature_dim, "embedding_dim": embedding_dim,
+                          "n_frames": n_frames, **settings})
     return Checkpoint(model=model.eval(), features=cache_config["features"], embeddings=cache_config["embeddings"],
                       window=cache_config["window"], profile=cache_config.get("profile"))
 
 
-def classical_like(name: str, front_end: Checkpoint, overrides: dict | None = None) -> Checkpoint:
-    """A classical refiner on the same front end (window, features, embeddings, profile) as ``front_end``."""
-    config = front_end.model.config
-    checkpoint = classical_checkpoint(name, {**front_end.cache_config, "profile": front_end.profile},
-                                      config.feature_dim, config.embedding_dim, overrides)
-    tensors = [*front_end.model.parameters(), *front_end.model.buffers()]
+def classical_like(name: str, like: Checkpoint, overrides: dict | None = None) -> Checkpoint:
+    """A classical refiner on the same front end (window, features, embeddings, profile) as ``like``,
+    on its device."""
+    config = like.model.config
+    checkpoint = classical_checkpoint(name, like.front_end, config.feature_dim, config.embedding_dim, overrides)
+    tensors = [*like.model.parameters(), *like.model.buffers()]
     return dataclasses.replace(checkpoint, model=checkpoint.model.to(tensors[0].device if tensors else "cpu"))

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import FRAME_RATE, MODELS, Batch, BoundaryModel, ModelConfig, masked_mean
+from ..units import FRAME_RATE
+from .base import MODELS, Batch, BoundaryModel, ModelConfig, masked_mean
 from .blocks import AttentionPool, ConvBlock, SpeakerPair, group_frames, group_mask, mlp
 
 
@@ -82,6 +83,9 @@ class ContrastivePositionScorer(BoundaryModel):
         return position, mass
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """features [B, T, D], mask [B, T], left_emb / right_emb [B, E] -> (offset_s [B], s from the
+        window centre: soft-argmax around the best frame; confidence [B] in [0, 1]: the probability
+        mass within ``radius_frames`` of it)."""
         return self.read_out(self.scores(batch))
 
     def target_frame(self, offset_s: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import FRAME_RATE, MODELS, Batch, DirectRegressor, RegressionConfig, masked_mean, sinusoidal_embedding
+from ..units import FRAME_RATE
+from .base import MODELS, Batch, DirectRegressor, RegressionConfig, masked_mean, sinusoidal_embedding
 from .blocks import mlp
 
 

@@ -2,8 +2,15 @@
 
 from .conversation import TurnTaking
 from .corpus import Acoustics, SimulationConfig, SimulationSummary, parse_splits, simulate_corpus
-from .errors import (DEFAULT_ERROR_MODEL, EmpiricalErrors, ErrorModel, GaussianErrors, fit_error_model,
-                     load_error_model, save_error_model)
+from .error_models import (
+                     DEFAULT_ERROR_MODEL,
+                     EmpiricalErrors,
+                     ErrorModel,
+                     GaussianErrors,
+                     fit_error_model,
+                     load_error_model,
+                     save_error_model,
+)
 from .perturb import perturb
 
 __all__ = ["Acoustics", "DEFAULT_ERROR_MODEL", "EmpiricalErrors", "ErrorModel", "GaussianErrors", "SimulationConfig",

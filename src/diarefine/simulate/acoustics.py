@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve
 
-from ..audio import SAMPLE_RATE
+from ..units import SAMPLE_RATE
 
 
 def coloured_noise(n_samples: int, beta: float, rng: np.random.Generator) -> np.ndarray:

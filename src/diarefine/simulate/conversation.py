@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
-from ..types import Turn, quantize_time
+from ..types import Turn
+from ..units import SAMPLE_RATE, quantize_time
 from .sources import SourceRecording, load_source
 
 FADE_S = 0.005

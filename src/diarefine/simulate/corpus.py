@@ -20,12 +20,12 @@ from typing import Literal
 import numpy as np
 import soundfile as sf
 
-from ..audio import SAMPLE_RATE
 from ..changes import find_changes
 from ..config import to_dict
 from ..errors import DiarefineError
 from ..rttm import write_rttm, write_uem
 from ..types import Region
+from ..units import SAMPLE_RATE
 from .acoustics import add_noise, coloured_noise, looped, reverberate, synthetic_rir
 from .conversation import TurnTaking, build_conversation
 from .sources import find_speech_files, load_source
@@ -122,7 +122,7 @@ def _render(job: Job, config: SimulationConfig, noise_files: list[str]) -> dict:
     sf.write(out / "audio" / f"{job.file_id}.wav", mix, SAMPLE_RATE, subtype="PCM_16")
     write_rttm(turns, out / "rttm" / f"{job.file_id}.rttm")
     duration = len(mix) / SAMPLE_RATE
-    write_uem([Region(job.file_id, 0.0, round(duration, 6))], out / "uem" / f"{job.file_id}.uem")
+    write_uem([Region(job.file_id, 0.0, duration)], out / "uem" / f"{job.file_id}.uem")  # Region quantizes
     return {"file_id": job.file_id, "speakers": conv.speakers, "duration_s": round(duration, 3),
             "n_turns": len(turns), "n_changes": len(find_changes(turns)), "snr_db": snr,
             "sources": sorted({str(p.piece.source.path) for p in conv.placements})}
@@ -140,6 +140,12 @@ class SimulationSummary:
     @property
     def total_duration_s(self) -> float:
         return float(sum(c["duration_s"] for c in self.conversations))
+
+    def summary_line(self) -> str:
+        """``wrote N conversations (M min, K speaker changes) to OUT``."""
+        n_changes = sum(c["n_changes"] for c in self.conversations)
+        return (f"wrote {len(self.conversations)} conversations ({self.total_duration_s / 60:.1f} min, "
+                f"{n_changes} speaker changes) to {self.out_dir}")
 
 
 def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp: Path) -> tuple[list[Job], dict]:

@@ -17,8 +17,9 @@ import numpy as np
 
 from ..changes import find_changes, move_changes
 from ..rttm import group_by_file, merge_turns
-from ..types import Seconds, Turn, quantize_time
-from .errors import ErrorModel
+from ..types import Seconds, Turn
+from ..units import quantize_time
+from .error_models import ErrorModel
 
 #: Spurious segments: duration range (s) and the least room left on each side inside the host turn.
 SPURIOUS_DURATION_S: tuple[Seconds, Seconds] = (0.3, 1.5)
@@ -32,6 +33,10 @@ class PerturbStats:
     n_missed: int
     n_moved: int
     n_spurious_segments: int
+
+    def summary_line(self) -> str:
+        return (f"{self.n_reference_changes} reference changes: {self.n_missed} missed, {self.n_moved} moved, "
+                f"{self.n_spurious_segments} spurious segments added")
 
 
 def _absorb_missed(turns: list[Turn], model: ErrorModel, rng: np.random.Generator) -> tuple[list[Turn], int]:
@@ -51,6 +56,7 @@ def _absorb_missed(turns: list[Turn], model: ErrorModel, rng: np.random.Generato
 
 
 def _add_spurious(turns: list[Turn], n_segments: int, rng: np.random.Generator) -> tuple[list[Turn], int]:
+    turns = list(turns)  # a copy to edit (merged turns are read-only)
     speakers = sorted({t.speaker for t in turns})
     added = 0
     for _ in range(n_segments):

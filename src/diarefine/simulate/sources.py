@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import AUDIO_SUFFIXES, load_audio
 from ..errors import DiarefineError, InputFileError
+from ..units import SAMPLE_RATE
 
-AUDIO_SUFFIXES = {".flac", ".wav", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".sph"}
 #: Speech-activity frames: 20 ms windows every 10 ms.
 ACTIVITY_HOP_S = 0.01
 ACTIVITY_WIN_S = 0.02

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..config import ConfigError, from_dict, parse_override, read_toml, to_dict
+from ..config import from_dict, parse_override, read_toml, to_dict
+from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from .augment import AugmentConfig
 

@@ -27,11 +27,12 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.optim.swa_utils import get_ema_avg_fn
 from torch.utils.data import DataLoader, Subset
 
-from ..config import ConfigError, to_dict
+from ..config import to_dict
 from ..data import WindowDataset, collate_windows
 from ..display import percent, seconds
+from ..errors import ConfigError
 from ..fileio import write_json
-from ..models import build_model, save_checkpoint
+from ..models import MODELS, save_checkpoint
 from .augment import AugmentConfig
 from .config import TrainConfig, save_train_config
 from .module import MONITOR, BoundaryTask
@@ -144,6 +145,29 @@ def _precision(config: TrainConfig) -> str:
     return "16-mixed" if gpu else "32-true"
 
 
+def _trainer(config: TrainConfig, out: Path, callbacks: list[pl.Callback], progress: bool) -> pl.Trainer:
+    """The Lightning Trainer of ``config.trainer`` (TensorBoard logs under OUT/tensorboard)."""
+    t = config.trainer
+    return pl.Trainer(
+        max_epochs=t.max_epochs, max_time=timedelta(minutes=t.max_time_min) if t.max_time_min else None,
+        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=_precision(config),
+        gradient_clip_val=config.optim.grad_clip or None, deterministic=t.deterministic,
+        limit_train_batches=t.limit_train_batches, check_val_every_n_epoch=t.val_every_n_epochs,
+        log_every_n_steps=t.log_every_n_steps, callbacks=callbacks, enable_progress_bar=progress,
+        enable_model_summary=False, default_root_dir=out,
+        logger=TensorBoardLogger(out, name="tensorboard", default_hp_metric=False))
+
+
+def _export(result: FitResult, model, config: TrainConfig, cache_config: dict, overfit: int | None) -> None:
+    """Write OUT/best.pt (diarefine checkpoint) and OUT/metrics.json (rank 0 only)."""
+    save_checkpoint(result.checkpoint, model.cpu(), cache_config, training_metrics=result.best,
+                    training_config=to_dict(config))
+    write_json(result.out_dir / "metrics.json",
+               {"best": result.best, "history": result.history, "n_parameters": result.n_parameters,
+                "n_train_windows": result.n_train_windows, "overfit": overfit, "seconds": result.seconds,
+                "train_windows_per_s": result.train_windows_per_s})
+
+
 def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, progress: bool = True) -> FitResult:
     """Train ``config.model`` on ``config.data`` and write OUT (see the module docstring)."""
     for name in ("lightning.pytorch", "lightning.fabric"):  # Lightning sets INFO on import; follow diarefine's level
@@ -151,16 +175,14 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
         logging.getLogger(name).propagate = False
     started = time.perf_counter()
     out = Path(out_dir)
-    t = config.trainer
     if overfit:  # memorisation check: no early stopping, augmentation or weight averaging
-        config = replace(config, trainer=replace(t, early_stopping_patience=0, limit_train_batches=1.0),
+        config = replace(config, trainer=replace(config.trainer, early_stopping_patience=0, limit_train_batches=1.0),
                          augment=AugmentConfig(), optim=replace(config.optim, ema_decay=0.0))
-        t = config.trainer
-    if t.threads:
-        torch.set_num_threads(t.threads)
+    if config.trainer.threads:
+        torch.set_num_threads(config.trainer.threads)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     full, train, val = _datasets(config, overfit)
-    model = build_model(_model_config(config, full))
+    model = MODELS.build(_model_config(config, full))
     config = replace(config, model={"name": model.name, **to_dict(model.config)})
     out.mkdir(parents=True, exist_ok=True)
     save_train_config(config, out / "config.toml")
@@ -176,16 +198,9 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
     callbacks = [best_ckpt, LearningRateMonitor(logging_interval="step"), history]
     if config.optim.ema_decay:
         callbacks.append(_EMAWeights(config.optim.ema_decay, start_step=config.optim.warmup_steps))
-    if t.early_stopping_patience:
-        callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience))
-    trainer = pl.Trainer(
-        max_epochs=t.max_epochs, max_time=timedelta(minutes=t.max_time_min) if t.max_time_min else None,
-        accelerator=t.accelerator, devices=t.devices, strategy=t.strategy, precision=_precision(config),
-        gradient_clip_val=config.optim.grad_clip or None, deterministic=t.deterministic,
-        limit_train_batches=t.limit_train_batches, check_val_every_n_epoch=t.val_every_n_epochs,
-        log_every_n_steps=t.log_every_n_steps, callbacks=callbacks, enable_progress_bar=progress,
-        enable_model_summary=False, default_root_dir=out,
-        logger=TensorBoardLogger(out, name="tensorboard", default_hp_metric=False))
+    if config.trainer.early_stopping_patience:
+        callbacks.append(EarlyStopping(monitor=MONITOR, mode="min", patience=config.trainer.early_stopping_patience))
+    trainer = _trainer(config, out, callbacks, progress)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*number of training batches.*")
@@ -200,11 +215,5 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
     result = FitResult(out, out / "best.pt", best, history.rows, model.n_parameters(), len(train),
                        time.perf_counter() - started, history.windows_per_s, trainer.is_global_zero)
     if trainer.is_global_zero:
-        cache_config = {k: full.config[k] for k in ("window", "features", "embeddings")}
-        save_checkpoint(result.checkpoint, model.cpu(), cache_config, training_metrics=best,
-                        training_config=to_dict(config))
-        write_json(out / "metrics.json", {"best": best, "history": history.rows, "n_parameters": result.n_parameters,
-                                          "n_train_windows": result.n_train_windows, "overfit": overfit,
-                                          "seconds": result.seconds,
-                                          "train_windows_per_s": result.train_windows_per_s})
+        _export(result, model, config, {k: full.config[k] for k in ("window", "features", "embeddings")}, overfit)
     return result

@@ -12,7 +12,7 @@ import torch
 
 from ..metrics.boundary import window_metrics
 from ..models import BoundaryModel
-from ..models.base import DEFAULT_THRESHOLD
+from ..units import DEFAULT_THRESHOLD, confident
 from .augment import AugmentConfig, augment_batch
 from .config import OptimConfig
 
@@ -62,11 +62,12 @@ class BoundaryTask(pl.LightningModule):
         pred, conf, true, change = (self._gathered(torch.cat(x)) for x in zip(*self._val))
         self._val.clear()
         raw = window_metrics(pred, true, change.astype(bool))
-        gated = window_metrics(np.where(conf > DEFAULT_THRESHOLD, pred, 0.0), true, change.astype(bool))
+        moves = confident(conf, DEFAULT_THRESHOLD)
+        gated = window_metrics(np.where(moves, pred, 0.0), true, change.astype(bool))
         values = {"val/mae_s": raw.errors.mae_s, "val/rmse_s": raw.errors.rmse_s,
                   "val/median_s": raw.errors.median_s, "val/gated_mae_s": gated.errors.mae_s,
                   "val/no_change_moved": gated.no_change_moved,
-                  "val/confidence_acc": float(np.mean((conf >= 0.5) == change.astype(bool)))}
+                  "val/confidence_acc": float(np.mean(moves == change.astype(bool)))}
         values.update({f"val/acc@{round(t * 1000)}ms": v for t, v in raw.errors.accuracy.items()})
         for name, value in values.items():
             if np.isfinite(value):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .audio import SAMPLE_RATE
-from .embeddings import SpeakerEmbedder
-from .models import BoundaryModel
-from .models.similarity import sliding_spans
+from ..dsp import sliding_spans
+from ..embeddings import SpeakerEmbedder
+from ..models import BoundaryModel
+from ..units import SAMPLE_RATE
 
 
 def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,

@@ -1,9 +1,11 @@
-"""What ``--model`` (CLI) and ``model=`` (API) may name: a shipped model, a classical refiner
-(``bic``, ``similarity``, ``silence-snap``), or a checkpoint path; and the threshold each gets.
+"""What ``--model`` (CLI) and ``model=`` (API) may name, and the threshold each gets: a shipped model,
+a classical refiner (``bic``, ``similarity``, ``silence-snap``), or a checkpoint path.
 
 Each shipped model has a model card next to its weights (``assets/models/<name>.md``): data,
-config, training command and dev metrics. Classical refiners run on the default model's
-front end (fbank features, resemblyzer embeddings).
+config, training command and dev metrics. A classical refiner runs on the default front end
+(`default_front_end`: the one ``diarefine prepare`` builds by default, fbank features and
+resemblyzer embeddings). Importing this module is cheap (no torch), so the CLI can list the
+names in its help; the `Refiner` loads what a name points to.
 """
 
 from __future__ import annotations
@@ -12,11 +14,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import torch
-
-from .errors import DiarefineError
-from .models import MODELS, Checkpoint, classical_like, load_checkpoint
-from .models.base import DEFAULT_THRESHOLD
+from ..errors import DiarefineError
+from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -44,8 +43,10 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
     )
 }
 DEFAULT_MODEL = "contrastive-librisim"
-#: The registered refiners with nothing to learn (usable by name, no checkpoint).
-CLASSICAL_REFINERS = tuple(name for name in MODELS.names() if not MODELS.get(name).trainable)
+#: The registered refiners with nothing to learn (``trainable = False`` in `models.MODELS`), usable by
+#: name without a checkpoint. Spelled out so that naming them imports no torch; a test keeps it
+#: equal to the registry.
+CLASSICAL_REFINERS = ("bic", "silence-snap", "similarity")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,10 @@ class ResolvedModel:
 
 
 def resolve_model(model: str | Path | None = None) -> ResolvedModel:
-    """A shipped model name or a checkpoint path -> its file and default threshold.
+    """A shipped model name, a classical refiner or a checkpoint path -> its file and default threshold.
 
-    Checkpoint paths and classical refiners get `DEFAULT_THRESHOLD` (0.5; classical confidences
-    are calibrated to it); shipped models their tuned threshold.
+    Checkpoint paths and classical refiners get `units.DEFAULT_THRESHOLD` (0.5; classical
+    confidences are calibrated to it); shipped models their tuned threshold.
 
     >>> resolve_model().name
     'contrastive-librisim'
@@ -89,11 +90,15 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
                          "(e.g. runs/contrastive/best.pt) or one of those names")
 
 
-def load_model(model: str | Path | None = None, device: str | torch.device = "cpu",
-               overrides: dict | None = None) -> tuple[Checkpoint, ResolvedModel]:
-    """A ``--model`` value -> the loaded model with its front-end config, and how it was resolved."""
-    resolved = resolve_model(model)
-    if resolved.classical:  # on the default model's front end
-        return classical_like(resolved.name, load_checkpoint(SHIPPED_MODELS[DEFAULT_MODEL].path, device), overrides), \
-            resolved
-    return load_checkpoint(resolved.path, map_location=device, overrides=overrides, ignore_unknown=True), resolved
+def default_front_end() -> dict:
+    """The ``window`` / ``features`` / ``embeddings`` / ``profile`` records of the default front end
+    (what `diarefine prepare` builds by default, and the shipped model's), for classical refiners."""
+    from ..config import to_dict
+    from ..embeddings import EMBEDDERS
+    from ..features import FEATURES
+
+    features = FEATURES.get(FEATURES.default)
+    embedder = EMBEDDERS.get(EMBEDDERS.default)
+    return {"window": {"window_s": WINDOW_S, "n_frames": WINDOW_FRAMES, "sample_rate": SAMPLE_RATE},
+            "features": {"name": features.name, **to_dict(features.Config())},
+            "embeddings": {"name": embedder.name, **to_dict(embedder.Config())}, "profile": None}

@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import torch
 
-from ..errors import DiarefineError
-from .base import Batch, BoundaryModel, ModelConfig
+from ...errors import DiarefineError
+from ..base import Batch, BoundaryModel, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class ClassicalRefiner(BoundaryModel):
         raise NotImplementedError
 
     def forward(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The window batch (with the variant's ``extra_inputs``) -> (offset_s [B], s from the window
+        centre, within +/-max_offset_s; confidence [B] in [0, 1]: sigmoid((score - bias) / scale))."""
         offset_s, score = self.predict_with_score(batch)
         confidence = torch.sigmoid((score - self.config.confidence_bias) / self.config.confidence_scale)
         return offset_s.float().clamp(-self.config.max_offset_s, self.config.max_offset_s), confidence.float()

@@ -24,10 +24,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..display import percent, seconds
 from ..errors import DiarefineError, InputFileError
 from ..fileio import read_text_lines, write_json
-from ..metrics.boundary import (HISTOGRAM_QUANTILES, HISTOGRAM_SCHEMA, MATCH_TOLERANCE_S, boundary_metrics,
-                                nearest_distances, offset_histogram)
+from ..metrics.boundary import (
+    HISTOGRAM_QUANTILES,
+    HISTOGRAM_SCHEMA,
+    MATCH_TOLERANCE_S,
+    boundary_metrics,
+    nearest_distances,
+    offset_histogram,
+)
 from ..registry import Registry
 from ..types import Seconds, Turn
 
@@ -174,6 +181,15 @@ def fit_histogram(pairs: Sequence[tuple[Mapping[str, Sequence[Turn]], Mapping[st
             r2h.append(nearest_distances(rt, ht))
             h2r.append(nearest_distances(ht, rt))
     return offset_histogram(np.concatenate(offsets), np.concatenate(r2h), np.concatenate(h2r), tolerance_s)
+
+
+def fit_summary_rows(histogram: Mapping, model: ErrorModel) -> list[list[str]]:
+    """(measure, value) rows of ``diarefine fit-errors``'s table: matched changes, |offset| quantiles, rates."""
+    q = histogram["abs_offset_quantiles_s"]
+    return [["matched changes", str(histogram["n_matched"])],
+            ["|offset| median / p90 / p95", " / ".join(seconds(q[k]) for k in ("0.5", "0.9", "0.95"))],
+            ["false-change rate (hyp changes, no ref within 2 s)", percent(model.false_change_rate, 1)],
+            ["miss rate (ref changes, no hyp within 2 s)", percent(model.miss_rate, 1)]]
 
 
 def fit_error_model(pairs, label: str = "empirical", source: str = "") -> EmpiricalErrors:

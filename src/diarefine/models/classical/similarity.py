@@ -14,22 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import MODELS, Batch, FRAME_RATE
-from .classical import CalibratedConfig, ClassicalRefiner
-
-
-def sliding_spans(window_s: float, analysis_s: float, hop_s: float) -> np.ndarray:
-    """[K, 2] (start, end) in seconds from the window start of the analysis windows.
-
-    >>> sliding_spans(4.0, 1.0, 1.0).tolist()
-    [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [3.0, 4.0]]
-    """
-    starts = np.arange(0.0, window_s - analysis_s + 1e-9, hop_s)
-    return np.round(np.stack([starts, starts + analysis_s], axis=1), 6)
+from ...dsp import sliding_spans
+from ...units import FRAME_RATE
+from ..base import MODELS, Batch
+from .base import CalibratedConfig, ClassicalRefiner
 
 
 @dataclass(frozen=True)

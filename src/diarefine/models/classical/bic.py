@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .base import MODELS, Batch, FRAME_RATE
-from .classical import CalibratedConfig, ClassicalRefiner
+from ...units import FRAME_RATE
+from ..base import MODELS, Batch
+from .base import CalibratedConfig, ClassicalRefiner
 
 
 def dct_matrix(n_in: int, n_out: int, skip_c0: bool = True) -> torch.Tensor:

@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .display import percent, seconds
-from .metrics.der import HEADLINE, MDEVAL
-from .metrics.scoring import SetScore, score_set
-from .types import Region, Turn
+from ..display import percent, seconds
+from ..metrics.der import HEADLINE, MDEVAL
+from ..metrics.scoring import SetScore, score_set
+from ..types import Region, Turn
 
 
 @dataclass(frozen=True)
 class MoveCounts:
-    """What refine did to a set of files' changes (see `refine.FileRefinement`)."""
+    """What refine did to a set of files' changes (see `pipeline.FileRefinement`)."""
 
     changes: int = 0
     moved: int = 0

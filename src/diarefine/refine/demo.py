@@ -12,29 +12,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .before_after import Comparison, MoveCounts, compare
-from .changes import find_changes
-from .diarize import Diarization, DiarizeConfig, diarize
-from .errors import DiarefineError
-from .fileio import write_json
-from .models import classical_like
-from .plots import plot_timelines
-from .pretrained import CLASSICAL_REFINERS
-from .refinement import FileRefinement, Progress, Refiner
-from .rttm import merge_turns, write_rttm
-from .types import Region, Turn
+from ..changes import find_changes
+from ..diarize import Diarization, DiarizeConfig, diarize
+from ..errors import DiarefineError
+from ..fileio import write_json
+from ..models import classical_like
+from ..plots import plot_timelines
+from ..rttm import write_rttm
+from ..types import Region, Turn
+from .compare import Comparison, MoveCounts, compare
+from .files import open_input
+from .pipeline import FileRefinement, Progress, Refiner
+from .resolve import CLASSICAL_REFINERS
 
 HYPOTHESIS, REFINED = "hypothesis", "refined"
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    """The comparison (rows: hypothesis, refined), what refine did, and the files written."""
+    """The comparison (rows: hypothesis, each classical refiner, refined), what refine did, and the files written."""
 
     comparison: Comparison
     refinement: FileRefinement
     diarization: Diarization | None  # None when a hypothesis was given
     outputs: list[Path]
+
+    def summary_line(self) -> str:
+        """One line under the table: the relative change of collar-0 DER and what moved."""
+        change = self.comparison.relative_change(HYPOTHESIS, REFINED)
+        der = f"{100 * change:+.1f}% relative" if abs(change) >= 5e-4 else "unchanged"
+        r = self.refinement
+        edges = f", {r.n_edges_moved} of {r.n_edges} speech edges" if r.edges is not None else ""
+        return f"collar-0 DER {der}; {r.n_moved} of {r.n_changes} changes moved{edges}"
 
 
 def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, refiner: Refiner,
@@ -51,13 +60,14 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     if hypothesis is None:
         diarization = diarize(audio, file_id, diarize_config)
         hypothesis = diarization.turns
-    hypothesis = merge_turns(hypothesis)
-    refinement = refiner.refine_file(audio, hypothesis, progress)
+    file = open_input(audio, hypothesis)  # audio opened and turns merged once, for every refiner
+    hypothesis = file.turns
+    refinement = refiner.refine_input(file, progress)
     baselines = {}  # each classical refiner on the model's own front end
     for name in classical:
         baseline = Refiner(classical_like(name, refiner.checkpoint), device=refiner.device,
                            refine_edges=refiner.edge_refiner.config if refiner.edge_refiner else False)
-        baselines[name] = baseline.refine_file(audio, hypothesis)
+        baselines[name] = baseline.refine_input(file)
     versions = {HYPOTHESIS: hypothesis, **{name: r.turns for name, r in baselines.items()}, REFINED: refinement.turns}
     moves = {name: MoveCounts.of([r]) for name, r in {**baselines, REFINED: refinement}.items()}
     comparison = compare({file_id: list(reference)}, {name: {file_id: turns} for name, turns in versions.items()},

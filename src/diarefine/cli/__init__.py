@@ -1,0 +1,52 @@
+"""Command-line interface: ``diarefine COMMAND``, one module per family of commands, each owning its
+sub-parsers and nothing but argument handling around library functions:
+
+* ``score``: score, analyze;
+* ``data``: simulate, fit-errors, perturb, prepare;
+* ``train``: train, evaluate;
+* ``pipeline``: refine, diarize, demo (the main job).
+
+Errors the user can fix (`DiarefineError`) print one line naming the file and the fix, and
+exit with status 2; nothing partial is written (outputs are renamed into place when complete).
+Heavy imports (torch, pyannote) happen inside the commands, so ``diarefine --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import DiarefineError
+from . import data, pipeline, score, train
+
+FAMILIES = (score, data, train, pipeline)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diarefine", description="Make speaker-diarization boundaries precise.")
+    parser.add_argument("--version", action="version", version=f"diarefine {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for family in FAMILIES:
+        family.add_parsers(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="diarefine: %(levelname)s: %(message)s")
+    if getattr(args, "jobs", 1) < 1:
+        print("diarefine: error: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except DiarefineError as exc:
+        print(f"diarefine: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("diarefine: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,197 @@
+"""The pipeline commands: ``refine`` (any RTTM + audio -> refined RTTM), ``diarize`` (the embedded
+baseline diarizer) and ``demo`` (the main job: diarize -> refine -> score)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import DiarefineError, MismatchError
+from ..refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHIPPED_MODELS
+from ..units import DEFAULT_THRESHOLD
+from .common import window_bar
+
+DEMO_OUT = "diarefine_demo"
+
+
+def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
+    """(opened input, output RTTM) of every file, all checked before any work."""
+    from ..refine.files import open_folder, open_pair
+    from ..rttm import load_rttms, read_rttm
+
+    if args.audio_dir is not None or args.rttm_dir is not None:
+        if args.audio_dir is None or args.rttm_dir is None or args.audio or args.hyp:
+            raise DiarefineError("folder mode needs --audio-dir and --rttm-dir (and no AUDIO / HYP arguments)")
+        inputs = open_folder(args.audio_dir, load_rttms(args.rttm_dir), args.rttm_dir)
+        return [(file, Path(args.out) / f"{file.file_id}.rttm") for file in inputs]
+    if not args.audio or not args.hyp:
+        raise DiarefineError("give AUDIO and HYP.rttm, or --audio-dir and --rttm-dir")
+    return [(open_pair(args.audio, read_rttm(args.hyp), args.hyp), Path(args.out))]
+
+
+def cmd_refine(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..display import print_table
+    from ..fileio import write_json
+    from ..refine.pipeline import Refiner
+    from ..rttm import write_rttm
+
+    jobs = _refine_inputs(args)
+    refiner = Refiner(args.model, args.threshold, args.device, args.batch_size, refine_edges=args.refine_edges)
+    results = []
+    with tqdm(total=len(jobs), desc="refining", unit="file", disable=None if len(jobs) > 1 else True) as overall:
+        for file, out in jobs:
+            bar, update = window_bar(file.file_id, position=1 if len(jobs) > 1 else 0)
+            with bar:
+                result = refiner.refine_input(file, update)
+            write_rttm(result.turns, out)
+            results.append(result)
+            overall.update()
+    print_table(*refiner.table(results))
+    if args.json:
+        write_json(args.json, {"model": refiner.model_name, "threshold": refiner.threshold,
+                               "files": [r.summary() for r in results]})
+    print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if len(results) > 1 else ""))
+    return 0
+
+
+def _diarize_config(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from ..diarize import DiarizeConfig
+
+    overrides = {"num_speakers": args.num_speakers, "clustering": args.clustering, "pruning": args.pruning,
+                 "distance_threshold": args.distance_threshold}
+    try:
+        return replace(DiarizeConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:
+        raise DiarefineError(f"diarize settings: {exc}") from None
+
+
+def cmd_diarize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..audio import audio_info
+    from ..diarize import diarization_table, diarize
+    from ..display import print_table
+    from ..refine.files import audio_by_id
+    from ..rttm import write_rttm
+
+    config = _diarize_config(args)
+    files: dict[str, Path] = {}
+    for item in args.audio:
+        found = audio_by_id(item) if Path(item).is_dir() else {Path(item).stem: Path(item)}
+        for fid, path in found.items():
+            if fid in files:
+                raise MismatchError(f"two audio files for file id {fid!r}: {files[fid]} and {path}")
+            files[fid] = path
+    for path in files.values():
+        audio_info(path)  # every file readable before any work
+    results = {fid: diarize(path, fid, config) for fid, path in
+               tqdm(sorted(files.items()), desc="diarizing", unit="file", disable=None if len(files) > 1 else True)}
+    write_rttm([t for r in results.values() for t in r.turns], args.out)
+    print_table(*diarization_table(results, config))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..display import print_table
+    from ..refine.demo import run_demo
+    from ..refine.pipeline import Refiner
+    from ..rttm import load_uems, merge_turns, read_rttm
+    from ..samples import bundled_sample
+
+    if (args.audio is None) != (args.ref is None):
+        raise DiarefineError("give both --audio and --ref, or neither (to run on the bundled sample)")
+    if args.audio is None:
+        sample = bundled_sample()
+        audio, ref_path, uem_path = sample.audio, sample.rttm, sample.uem
+        print("No --audio/--ref given: running on the bundled pyannote sample (30 s, two speakers).")
+    else:
+        audio, ref_path, uem_path = Path(args.audio), Path(args.ref), args.uem
+    reference = read_rttm(ref_path)
+    if len(reference) != 1:
+        raise DiarefineError(f"{ref_path}: the demo scores one recording, this RTTM holds {len(reference)} file ids")
+    (file_id, ref_turns), = reference.items()
+    uem = load_uems(uem_path).get(file_id) if uem_path else None
+    hypothesis = None
+    if args.hyp:
+        given = read_rttm(args.hyp)
+        if file_id not in given:
+            raise MismatchError(f"{args.hyp}: no turns for file id {file_id!r} (it has {', '.join(sorted(given))})")
+        hypothesis = merge_turns(given[file_id])
+    refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges)
+    bar, update = window_bar("refining")
+    with bar:
+        result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
+                          classical=() if args.no_classical else CLASSICAL_REFINERS)
+    source = "diarefine diarize" if result.diarization else str(args.hyp)
+    print_table(*result.comparison.table(f"before / after on {file_id}: hypothesis from {source}, refined with "
+                                         f"{refiner.model_name} (threshold {refiner.threshold:g})"))
+    print(result.summary_line())
+    for path in result.outputs:
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    shipped = ", ".join(f"{name} (threshold {m.threshold:g})" for name, m in SHIPPED_MODELS.items())
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"checkpoint path, shipped model ({shipped}) or classical refiner "
+                        f"({', '.join(CLASSICAL_REFINERS)}) (default: %(default)s)")
+    p.add_argument("--threshold", type=float,
+                   help="move a change only when the model's confidence exceeds this; 1.0 moves nothing "
+                        f"(default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other checkpoints)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--refine-edges", action="store_true",
+                   help="also move speech onsets / offsets next to silence where silero-vad and frame energy "
+                        "agree (helps systems with a biased VAD; see the README)")
+
+
+def _add_diarize_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-speakers", type=int, help="fix the number of speakers (default: found automatically)")
+    p.add_argument("--clustering", choices=["spectral", "ahc"], help="default: spectral (eigen-gap count)")
+    p.add_argument("--pruning", type=float, help="spectral: share of each affinity row kept (default 0.3)")
+    p.add_argument("--distance-threshold", type=float, help="ahc: cosine distance cut (default 0.35)")
+
+
+def add_parsers(sub) -> None:
+    """Add ``refine``, ``diarize`` and ``demo``."""
+    p = sub.add_parser("refine", help="move the speaker changes of an RTTM to where they really are",
+                       description="Refine a diarization system's speaker changes: diarefine refine AUDIO HYP.rttm "
+                                   "-o OUT.rttm, or whole folders matched by file id: --audio-dir A --rttm-dir R "
+                                   "-o OUT_DIR (one OUT_DIR/<file id>.rttm per file).")
+    p.add_argument("audio", metavar="AUDIO", nargs="?", help="audio file (any rate / channels)")
+    p.add_argument("hyp", metavar="HYP.rttm", nargs="?", help="the system's RTTM for that audio")
+    p.add_argument("--audio-dir", help="folder of audio files named <file id>.<ext>")
+    p.add_argument("--rttm-dir", help="folder of *.rttm hypotheses (file ids inside the files)")
+    p.add_argument("-o", "--out", required=True, help="output RTTM (or folder in folder mode)")
+    _add_model_options(p)
+    p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    p.add_argument("--json", metavar="OUT.json", help="also write the per-file summary as JSON")
+    p.set_defaults(func=cmd_refine)
+
+    p = sub.add_parser("diarize", help="the embedded baseline diarizer (silero-vad + resemblyzer + clustering)",
+                       description="Diarize audio files offline into one RTTM (file id = audio name without "
+                                   "extension). A baseline with the boundary jitter of window-based systems.")
+    p.add_argument("audio", metavar="AUDIO", nargs="+", help="audio file(s) or folder(s)")
+    p.add_argument("-o", "--out", required=True, help="output RTTM")
+    _add_diarize_options(p)
+    p.set_defaults(func=cmd_diarize)
+
+    p = sub.add_parser("demo", help="the main job: diarize -> refine -> score on the bundled sample",
+                       description="Diarize a recording with the baseline, refine it, and score both against the "
+                                   "reference (DER collar 0 and md-eval +/-250 ms, boundary metrics). Writes the "
+                                   "RTTMs, scores.json and timelines.png. No arguments: the bundled sample.")
+    p.add_argument("--audio", help="your recording (with --ref)")
+    p.add_argument("--ref", help="its reference RTTM (one file id)")
+    p.add_argument("--uem", help="UEM of the scored regions (default: the bundled sample's, or the turns' extent)")
+    p.add_argument("--hyp", help="refine this system RTTM instead of the baseline diarizer's output")
+    p.add_argument("--out", default=DEMO_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--no-classical", action="store_true",
+                   help=f"leave out the rows of the classical refiners ({', '.join(CLASSICAL_REFINERS)})")
+    _add_model_options(p)
+    _add_diarize_options(p)
+    p.set_defaults(func=cmd_demo)

@@ -1,0 +1,214 @@
+"""The `Refiner`: move each speaker change of a hypothesis to where a boundary model puts it.
+
+Per file (docs/ARCHITECTURE.md, data flow): open the audio and merge the turns once
+(`files.open_input`) -> the hypothesis's change points -> for each, the 4 s window centred on
+it -> frame features -> embeddings of the left and right hypothesis speakers from their own
+speech elsewhere in the file -> the model's offset and confidence (+ the model's extra inputs,
+`inputs.extra_inputs`) -> changes whose confidence exceeds the threshold move
+(`changes.move_changes` keeps every turn valid and never lets a change cross its neighbours),
+the others stay where they were. With ``refine_edges``, the speech onsets and offsets next to
+silence are then refined too (`edges.EdgeRefiner`). The audio is read in blocks (speaker
+embeddings) and windows (features), and windows go through the model in batches, so memory
+does not grow with the file's length. No Lightning here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio import AudioInfo, read_window
+from ..changes import find_changes, move_changes
+from ..config import from_dict
+from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
+from ..errors import DiarefineError
+from ..features import FEATURES
+from ..models import Checkpoint, classical_checkpoint, load_checkpoint
+from ..types import Change, Seconds, Turn
+from ..units import DEFAULT_THRESHOLD, confident
+from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
+from .files import FileInput, open_input
+from .inputs import extra_inputs
+from .resolve import default_front_end, resolve_model
+
+Progress = Callable[[int, int], None]  # (windows done, windows in the file)
+
+
+@dataclass(frozen=True)
+class FileRefinement:
+    """What `Refiner.refine_file` did to one file: the refined turns and every change's fate.
+
+    Arrays are aligned with ``changes`` (the hypothesis's change points in time order).
+    """
+
+    file_id: str
+    turns: list[Turn]
+    changes: list[Change]
+    offset_s: np.ndarray  # [C] predicted true change minus hypothesis change (s)
+    confidence: np.ndarray  # [C] in [0, 1]
+    applied_times_s: list[Seconds]  # [C] where each change ended up
+    n_moved: int  # changes whose time changed
+    n_kept: int  # left alone: confidence at or below the threshold
+    n_clamped: int  # confident, but stopped short by a turn's length or a neighbouring change
+    n_missing_embedding: int  # windows where a side's speaker had too little speech elsewhere
+    duration_s: Seconds
+    seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
+    edges: EdgeRefinement | None = None  # with refine_edges: what happened to the speech edges (after the changes)
+
+    @property
+    def n_changes(self) -> int:
+        return len(self.changes)
+
+    @property
+    def n_edges(self) -> int:
+        return 0 if self.edges is None else len(self.edges.edges)
+
+    @property
+    def n_edges_moved(self) -> int:
+        return 0 if self.edges is None else self.edges.n_moved
+
+    def summary(self) -> dict:
+        out = {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
+               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
+               "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
+        if self.edges is not None:
+            out.update(edges=self.n_edges, edges_moved=self.n_edges_moved, edges_clamped=self.edges.n_clamped)
+        return out
+
+
+class Refiner:
+    """A boundary model with the front end it was trained with (features, speaker embedder).
+
+    ``model``: a shipped model name (default: `resolve.DEFAULT_MODEL`), a classical refiner
+    (``bic``, ``similarity``, ``silence-snap``; built on the default front end), a checkpoint
+    path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's
+    confidence exceeds it (default: the shipped model's tuned value, `units.DEFAULT_THRESHOLD`
+    for other checkpoints); 1.0 moves nothing. ``block_s`` is how much audio is read at once for speaker embeddings.
+    ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets / offsets next to silence.
+    """
+
+    def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
+                 device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
+                 refine_edges: bool | EdgeConfig = False) -> None:
+        checkpoint, classical = None, None
+        if isinstance(model, Checkpoint):
+            checkpoint, default_threshold = model, DEFAULT_THRESHOLD
+            self.model_name = str(model.path or model.model.name)
+        else:
+            resolved = resolve_model(model)
+            default_threshold, self.model_name = resolved.threshold, resolved.name
+            if resolved.classical:
+                classical = resolved.name
+            else:
+                checkpoint = load_checkpoint(resolved.path, map_location=device, ignore_unknown=True)
+        self.threshold = default_threshold if threshold is None else float(threshold)
+        if not 0.0 <= self.threshold <= 1.0:
+            raise DiarefineError(f"threshold {self.threshold} is outside [0, 1] (1.0 moves nothing)")
+        if batch_size < 1 or block_s < 10:
+            raise DiarefineError("batch_size must be >= 1 and block_s >= 10 s")
+        self.device, self.batch_size, self.block_s = torch.device(device), batch_size, block_s
+        front_end = default_front_end() if checkpoint is None else checkpoint.front_end
+        self.extractor = FEATURES.build(front_end["features"]).eval()
+        self.embedder = EMBEDDERS.build(front_end["embeddings"])
+        if classical is not None:  # a classical refiner on its own defaults, sized to the front end
+            checkpoint = classical_checkpoint(classical, front_end, self.extractor.dim, self.embedder.dim)
+        self.checkpoint = checkpoint
+        self.model = checkpoint.model.to(self.device).eval()
+        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}), "checkpoint profile")
+        self.window_s = float(checkpoint.window["window_s"])
+        self.edge_refiner = None if refine_edges is False else \
+            EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
+        if self.extractor.n_frames != self.model.config.n_frames:
+            raise DiarefineError(f"{self.model_name}: features give {self.extractor.n_frames} frames per window "
+                                 f"but the model expects {self.model.config.n_frames}")
+
+    def refine_file(self, audio: str | Path | AudioInfo, turns: Sequence[Turn],
+                    progress: Progress | None = None) -> FileRefinement:
+        """Refine the turns of one file (all with one file id) against its audio."""
+        return self.refine_input(open_input(audio, turns), progress)
+
+    def refine_input(self, file: FileInput, progress: Progress | None = None) -> FileRefinement:
+        """Refine one opened recording (`files.open_input`: audio checked, turns merged)."""
+        began = time.perf_counter()
+        changes = find_changes(file.turns)
+        offset, confidence, n_missing = self._predict(file.audio, file.turns, changes, progress)
+        result = apply_predictions(file.file_id, file.turns, changes, offset, confidence, self.threshold, n_missing,
+                                   file.audio.duration_s)
+        if self.edge_refiner is not None:
+            edges = self.edge_refiner.refine_file(file.audio, result.turns)
+            result = replace(result, turns=edges.turns, edges=edges)
+        return replace(result, seconds=time.perf_counter() - began)
+
+    def table(self, results: Sequence[FileRefinement], max_files: int = 30) -> tuple[str, list[str], list[list[str]]]:
+        """(title, header, rows) of what this refiner did: a row per file (the first ``max_files``),
+        and a total row for several files; counts of changes (and edges), audio minutes and the
+        real-time factor."""
+        counts = ["n_changes", "n_moved", "n_kept", "n_clamped", "n_missing_embedding"]
+        header = ["file", "changes", "moved", "kept", "clamped", "no embedding"]
+        if self.edge_refiner is not None:
+            counts, header = counts + ["n_edges", "n_edges_moved"], header + ["edges", "edges moved"]
+
+        def row(name: str, rs: Sequence[FileRefinement]) -> list[str]:
+            audio_s = sum(r.duration_s for r in rs)
+            return [name, *(str(sum(getattr(r, k) for r in rs)) for k in counts),
+                    f"{audio_s / 60:.1f}", f"{sum(r.seconds for r in rs) / audio_s:.4f}"]
+
+        rows = [row(r.file_id, [r]) for r in results[:max_files]]
+        rows += [row("total", results)] if len(results) > 1 else []
+        title = (f"diarefine refine ({self.model_name}, threshold {self.threshold:g}"
+                 + (", edges refined" if self.edge_refiner is not None else "") + ")")
+        return title, header + ["audio min", "RTF"], rows
+
+    @torch.inference_mode()
+    def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
+                 progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Offsets [C] and confidences [C] of every change, and how many windows lacked an embedding."""
+        offsets, confidences, n_missing = np.zeros(len(changes), np.float32), np.zeros(len(changes), np.float32), 0
+        if not changes:
+            return offsets, confidences, 0
+        chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
+        for lo in range(0, len(changes), self.batch_size):
+            batch_changes = changes[lo:lo + self.batch_size]
+            waves, valid = zip(*(read_window(info, c.time - self.window_s / 2, self.window_s) for c in batch_changes))
+            feats, mask = self.extractor(torch.from_numpy(np.stack(waves)), torch.from_numpy(np.stack(valid)))
+            sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
+                      for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
+            n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
+            batch = {
+                "features": feats.half().float(),  # the precision training caches store
+                "mask": mask,
+                "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
+                "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
+            }
+            batch.update(extra_inputs(self.model, np.stack(waves), np.stack(valid), self.embedder))
+            offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
+            offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
+            confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
+            if progress:
+                progress(lo + len(batch_changes), len(changes))
+        return offsets, confidences, n_missing
+
+
+def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Change], offset_s: np.ndarray,
+                      confidence: np.ndarray, threshold: float, n_missing_embedding: int = 0,
+                      duration_s: Seconds = float("nan"), seconds: float = 0.0) -> FileRefinement:
+    """Move the changes whose confidence exceeds ``threshold`` by their predicted offset (pure).
+
+    >>> turns = [Turn("f", 0, 5, "A"), Turn("f", 5, 9, "B")]
+    >>> r = apply_predictions("f", turns, find_changes(turns), np.array([0.3]), np.array([0.9]), 0.5)
+    >>> [(t.start, t.end) for t in r.turns], r.n_moved, r.n_kept
+    ([(0.0, 5.3), (5.3, 9.0)], 1, 0)
+    """
+    gate = confident(np.asarray(confidence), threshold)
+    new_times = [c.time + float(o) if ok else c.time for c, o, ok in zip(changes, offset_s, gate)]
+    moved = move_changes(turns, changes, new_times)
+    n_clamped = sum(1 for ok, want, got in zip(gate, new_times, moved.applied_times)
+                    if ok and abs(want - got) > 1e-6)
+    return FileRefinement(file_id, moved.turns, list(changes), np.asarray(offset_s), np.asarray(confidence),
+                          moved.applied_times, moved.n_moved, int((~gate).sum()), n_clamped, n_missing_embedding,
+                          duration_s, seconds)
