@@ -88,8 +88,9 @@ class Refiner:
     (``bic``, ``similarity``, ``silence-snap``; built on the default front end), a checkpoint
     path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's
     confidence exceeds it (default: the shipped model's tuned value, `units.DEFAULT_THRESHOLD`
-    for other checkpoints); 1.0 moves nothing. ``block_s`` is how much audio is read at once for speaker embeddings.
-    ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets / offsets next to silence.
+    for other checkpoints); 1.0 moves nothing. ``block_s`` is how much audio is read at once for
+    speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
+    offsets next to silence.
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
