@@ -123,4 +123,4 @@ def test_wespeaker_onnx_missing_or_broken_model_is_a_clear_error(tmp_path: Path)
     broken.write_bytes(b"not a model")
     with pytest.raises(InputFileError, match="cannot be loaded as an ONNX model"):
         EMBEDDERS.build({"name": "wespeaker-onnx", "model_path": str(broken)})
-    assert set(EMBEDDERS) == {"dummy", "resemblyzer", "wespeaker-onnx"}
+    assert set(EMBEDDERS) == {"campplus", "dummy", "resemblyzer", "wespeaker-onnx"}

@@ -54,11 +54,11 @@ def test_fbank_mask_follows_the_valid_samples_and_mean_norm_ignores_padding() ->
 
 
 def test_unknown_extractor_and_option_typos_are_refused() -> None:
-    with pytest.raises(UnknownNameError, match="fbank, wavlm"):
+    with pytest.raises(UnknownNameError, match="fbank, pyannote-seg, wavlm"):
         FEATURES.build("mfcc")
     with pytest.raises(ConfigError, match="unknown key 'n_mel'"):
         FEATURES.build({"name": "fbank", "n_mel": 40})
-    assert set(FEATURES) == {"fbank", "wavlm"}
+    assert set(FEATURES) == {"fbank", "pyannote-seg", "wavlm"}
 
 
 @pytest.fixture(scope="module")

@@ -130,11 +130,11 @@ class WindowBuilder:
 
     def features(self, audio: np.ndarray, centers_s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
         """Windows cropped from the in-memory audio -> float16 features [W, T, D] and masks [W, T]."""
-        n = int(round(self.config.window_s * SAMPLE_RATE))
         feats, masks = [], []
         for lo in range(0, len(centers_s), FEATURE_BATCH):
             batch = centers_s[lo:lo + FEATURE_BATCH]
-            waves, valid = zip(*(crop_array(audio, c - self.config.window_s / 2, n) for c in batch))
+            spans = [self.extractor.input_span(c, self.config.window_s) for c in batch]  # with the extractor's context
+            waves, valid = zip(*(crop_array(audio, start, int(round(duration * SAMPLE_RATE))) for start, duration in spans))
             with torch.inference_mode():
                 f, m = self.extractor(torch.from_numpy(np.stack(waves)), torch.from_numpy(np.stack(valid)))
             feats.append(f.numpy().astype(np.float16))

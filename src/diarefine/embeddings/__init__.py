@@ -1,8 +1,8 @@
-"""Speaker embeddings: a registry (``resemblyzer`` default, ``wespeaker-onnx``, ``dummy``) and the
+"""Speaker embeddings: a registry (``resemblyzer`` default, ``campplus`` shipped, ``wespeaker-onnx``, ``dummy``) and the
 per-file speaker profiles that give each window its left / right speaker embeddings;
 ``EMBEDDERS.build(spec)`` makes one."""
 
-from . import dummy, resemblyzer, wespeaker_onnx  # noqa: F401  (register; heavy imports are lazy)
+from . import campplus, dummy, resemblyzer, wespeaker_onnx  # noqa: F401  (register; heavy imports are lazy)
 from .base import (
                    DEFAULT_EMBEDDER,
                    EMBEDDERS,

@@ -4,7 +4,8 @@ An extractor turns a batch of 16 kHz windows into frame features at a fixed fram
 ``forward(waves [B, N] float32, valid [B, N] bool) -> (features [B, T, D] float32, mask [B, T] bool)``,
 with T = ``config.n_frames`` (200 for a 4 s window at 50 frames/s). Frame ``t`` describes the
 instant ``(t + 0.5) * hop`` seconds after the window start; it is valid when that instant is
-inside the file.
+inside the file. An extractor that needs context (``context_s`` > 0) receives that much more
+audio on each side (`FeatureExtractor.input_span`) and still returns the window's T frames.
 """
 
 from __future__ import annotations
@@ -54,6 +55,21 @@ class FeatureExtractor(nn.Module):
     @property
     def dim(self) -> int:  # feature dimension D
         raise NotImplementedError
+
+    @property
+    def context_s(self) -> float:
+        """Audio (s) the extractor reads on each side of the window (0: the window alone). Callers
+        read `input_span` and pass it whole; features and mask still cover the window only."""
+        return 0.0
+
+    def input_span(self, center_s: float, window_s: float) -> tuple[float, float]:
+        """(start_s, duration_s) of the audio to read for the window centred on ``center_s``."""
+        return center_s - window_s / 2 - self.context_s, window_s + 2 * self.context_s
+
+    def window_part(self, x):
+        """The window's samples [..., N] of an `input_span` read [..., N + 2 context] (arrays or tensors)."""
+        context = round(self.context_s * SAMPLE_RATE)
+        return x[..., context:x.shape[-1] - context]
 
     def frames(self, waves: torch.Tensor) -> torch.Tensor:
         """waves [B, N] -> features [B, T', D] at 50 frames/s (T' may differ from n_frames)."""

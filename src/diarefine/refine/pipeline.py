@@ -175,8 +175,9 @@ class Refiner:
         chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
         for lo in range(0, len(changes), self.batch_size):
             batch_changes = changes[lo:lo + self.batch_size]
-            waves, valid = zip(*(read_window(info, c.time - self.window_s / 2, self.window_s) for c in batch_changes))
-            feats, mask = self.extractor(torch.from_numpy(np.stack(waves)), torch.from_numpy(np.stack(valid)))
+            spans = [self.extractor.input_span(c.time, self.window_s) for c in batch_changes]  # with its context
+            waves, valid = (np.stack(x) for x in zip(*(read_window(info, *span) for span in spans)))  # [B, N]
+            feats, mask = self.extractor(torch.from_numpy(waves), torch.from_numpy(valid))
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
                       for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
             n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
@@ -186,7 +187,8 @@ class Refiner:
                 "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
                 "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
             }
-            batch.update(extra_inputs(self.model, np.stack(waves), np.stack(valid), self.embedder))
+            batch.update(extra_inputs(self.model, self.extractor.window_part(waves), self.extractor.window_part(valid),
+                                      self.embedder))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()

@@ -1,0 +1,150 @@
+"""The pretrained networks (PyanNet / segmentation-3.0, CAM++) and their front ends: tiny random models
+of the same architecture for save / load / shapes, and the shipped weights for behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from diarefine.audio import audio_info, load_audio, read_window
+from diarefine.embeddings import EMBEDDERS
+from diarefine.errors import InputFileError
+from diarefine.features import FEATURES
+from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus
+from diarefine.networks.pyannet import (PyanNet, PyanNetConfig, load_pyannet, powerset_to_speakers,
+                                        read_pyannote_checkpoint)
+from diarefine.networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, shipped_weights
+from diarefine.rttm import read_rttm
+from diarefine.samples import bundled_sample
+
+SAMPLE = bundled_sample()
+TINY_PYANNET = PyanNetConfig(lstm_hidden=8, lstm_layers=2, linear_hidden=8)
+TINY_CAMPPLUS = CAMPPlusConfig(embedding_size=16, growth_rate=8, bn_size=2, init_channels=16, head_channels=8,
+                               block_layers=(2, 2, 2))
+
+
+def save_pyannote_checkpoint(model: PyanNet, path: Path) -> Path:
+    """A checkpoint laid out as pyannote.audio's (state_dict + hyper_parameters)."""
+    c = model.config
+    torch.save({"state_dict": model.state_dict(),
+                "hyper_parameters": {"sample_rate": c.sample_rate, "sincnet": {"stride": c.stride},
+                                     "lstm": {"hidden_size": c.lstm_hidden, "num_layers": c.lstm_layers,
+                                              "bidirectional": True, "monolithic": True},
+                                     "linear": {"hidden_size": c.linear_hidden, "num_layers": c.linear_layers}}},
+               path)
+    return path
+
+
+def test_pyannet_frames_and_a_strict_save_load(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = PyanNet(TINY_PYANNET).eval()
+    assert (model.frame_step, model.receptive_field, model.n_frames(160_000)) == (270, 991, 589)
+    waves = torch.randn(2, 32_000)
+    with torch.no_grad():
+        out = model.layers(waves)
+    f = model.n_frames(32_000)
+    assert out.lstm.shape == (2, f, 16) and out.linear.shape == (2, f, 8) and out.log_probs.shape == (2, f, 7)
+    assert torch.allclose(out.log_probs.exp().sum(-1), torch.ones(2, f), atol=1e-5)
+    again = load_pyannet(save_pyannote_checkpoint(model, tmp_path / "tiny.bin"))
+    with torch.no_grad():
+        assert again.config == TINY_PYANNET and torch.equal(again(waves), model(waves))
+    speakers = powerset_to_speakers(out.log_probs)
+    assert speakers.shape == (2, f, 3) and float(speakers.max()) <= 1.0 + 1e-6
+
+
+def test_pyannet_refuses_other_files(tmp_path: Path) -> None:
+    (tmp_path / "garbage.bin").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputFileError, match="not a readable pyannote.audio checkpoint"):
+        read_pyannote_checkpoint(tmp_path / "garbage.bin")
+    torch.save({"state_dict": {"nope": torch.zeros(1)}, "hyper_parameters": {}}, tmp_path / "other.bin")
+    with pytest.raises(InputFileError, match="not a PyanNet checkpoint"):
+        load_pyannet(tmp_path / "other.bin")
+
+
+def test_campplus_strict_save_load_and_refusals(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = CAMPPlus(TINY_CAMPPLUS).eval()
+    fbank = torch.randn(3, 150, 80)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}, tmp_path / "t.pt")
+    again = load_campplus(tmp_path / "t.pt", TINY_CAMPPLUS)
+    with torch.no_grad():
+        assert model(fbank).shape == (3, 16)
+        cosine = torch.nn.functional.cosine_similarity(model(fbank), again(fbank))
+    assert float(cosine.min()) > 0.99  # float16 storage, float32 compute
+    with pytest.raises(InputFileError, match="not a CAM\\+\\+ state dict of this size"):
+        load_campplus(tmp_path / "t.pt")  # the full-size architecture
+
+
+def test_kaldi_fbank_frames() -> None:
+    assert kaldi_fbank(np.zeros(399, np.float32)).shape == (0, 80)
+    x = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
+    assert kaldi_fbank(x).shape == (1 + (16_000 - 400) // 160, 80)
+
+
+# --- the shipped weights ----------------------------------------------------------------------
+
+
+def test_the_weights_ship_with_their_licences() -> None:
+    for name in (SEGMENTATION_3, CAMPPLUS_ZH_EN):
+        path = shipped_weights(name)
+        assert path.is_file() and path.stat().st_size < 16 * 2**20
+        licence = (path.parent / "LICENSE").read_text(encoding="utf-8")
+        assert ("MIT License" in licence) if name == SEGMENTATION_3 else ("Apache License" in licence)
+
+
+def test_segmentation_3_finds_the_sample_speech_and_two_local_speakers() -> None:
+    model = load_pyannet(shipped_weights(SEGMENTATION_3))
+    assert len(model.state_dict()) == 54  # every tensor of the checkpoint, strictly matched
+    audio = torch.from_numpy(load_audio(SAMPLE.audio)[5 * 16_000:15 * 16_000])
+    with torch.inference_mode():
+        active = powerset_to_speakers(model(audio[None]))[0] > 0.5  # [589, 3]
+    times = model.frame_centres_s(active.shape[0]).numpy() + 5.0
+    reference = read_rttm(SAMPLE.rttm)["sample"]
+    speech = np.array([any(t.start <= x < t.end for t in reference) for x in times])
+    assert np.mean(active.any(-1).numpy() == speech) > 0.9
+    seconds_per_speaker = active.float().sum(0) * model.frame_step / 16_000
+    assert int((seconds_per_speaker > 1.0).sum()) >= 2
+
+
+def test_campplus_tells_the_sample_speakers_apart() -> None:
+    embedder = EMBEDDERS.build("campplus")
+    turns = [t for t in read_rttm(SAMPLE.rttm)["sample"] if t.duration > 1.0]
+    emb = embedder.embed_spans(load_audio(SAMPLE.audio), np.array([[t.start, t.end] for t in turns]),
+                               [t.speaker for t in turns])
+    assert emb.shape == (len(turns), 192) and np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    cosine = emb @ emb.T
+    pairs = [(i, j) for i in range(len(turns)) for j in range(i + 1, len(turns))]
+    same = [cosine[i, j] for i, j in pairs if turns[i].speaker == turns[j].speaker]
+    other = [cosine[i, j] for i, j in pairs if turns[i].speaker != turns[j].speaker]
+    assert np.mean(same) > np.mean(other) + 0.2
+
+
+@pytest.mark.parametrize("output, dim", [("lstm", 256), ("linear", 128), ("logprobs", 7)])
+def test_pyannote_seg_features_cover_the_window_on_the_frame_grid(output: str, dim: int) -> None:
+    extractor = FEATURES.build("pyannote-seg", output=output)
+    assert extractor.dim == dim and extractor.context_s == 3.0
+    info = audio_info(SAMPLE.audio)
+    start, duration = extractor.input_span(1.0, 4.0)
+    assert (start, duration) == (-4.0, 10.0)
+    waves, valid = read_window(info, start, duration)
+    feats, mask = extractor(torch.from_numpy(waves)[None], torch.from_numpy(valid)[None])
+    assert feats.shape == (1, 200, dim) and int(mask.sum()) == 150  # the window's first 1 s is before the file
+    assert float(feats[0, :50].abs().max()) == 0.0 and float(feats[0, 50:].abs().max()) > 0.0
+    with_fbank = FEATURES.build("pyannote-seg", output=output, with_fbank=True)
+    assert with_fbank.dim == dim + 80
+
+
+def test_pyannote_seg_runs_in_prepare_and_refine(tmp_path: Path) -> None:
+    from diarefine.data import PrepareConfig, prepare_cache
+    from diarefine.data.corpus import Recording
+    from diarefine.data.dataset import WindowDataset
+
+    rec = Recording("sample", SAMPLE.audio, tuple(read_rttm(SAMPLE.rttm)["sample"]))
+    config = PrepareConfig(features={"name": "pyannote-seg", "output": "logprobs"},
+                           embeddings={"name": "campplus"}, draws_per_change=1)
+    path, n = prepare_cache([rec], tmp_path / "seg.h5", config)
+    data = WindowDataset(path)
+    assert n > 0 and data.feature_dim == 7 and data.embedding_dim == 192
