@@ -21,20 +21,16 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
-from diarefine.changes import find_changes, move_changes
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import print_table
-from diarefine.metrics.boundary import MATCH_TOLERANCE_S, match_change_times
 from diarefine.metrics.der import HEADLINE, MDEVAL
-from diarefine.refine.compare import MoveCounts, compare
-from diarefine.refine.edges import OFFSET, ONSET, EdgeRefiner, find_edges, move_edges
+from diarefine.refine.compare import MoveCounts, change_oracle, compare, edge_oracle
+from diarefine.refine.edges import EdgeRefiner
 from diarefine.refine.files import open_input
 from diarefine.refine.pipeline import Refiner, apply_predictions
 from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
-from diarefine.rttm import load_uems, merge_turns, read_rttm
+from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.simulate import load_error_model, perturb
 
@@ -44,32 +40,6 @@ def hypotheses(recordings: list[Recording], source: str, seed: int) -> dict[str,
         return {r.file_id: diarize(r.audio, r.file_id).turns for r in recordings}
     model = load_error_model("empirical")
     return {r.file_id: perturb(list(r.turns), model, seed=seed)[0] for r in recordings}
-
-
-def oracle(reference: list, hypothesis: list) -> list:
-    """The hypothesis with every change matched to a reference change (within 2 s, one to one)
-    moved exactly onto it: the most that moving changes can do for this hypothesis."""
-    hyp = merge_turns(hypothesis)
-    hyp_changes, ref_changes = find_changes(hyp), find_changes(reference)
-    r, h = match_change_times(np.array([c.time for c in ref_changes]), np.array([c.time for c in hyp_changes]),
-                              MATCH_TOLERANCE_S)
-    times = [c.time for c in hyp_changes]
-    for i, j in zip(r, h):
-        times[j] = ref_changes[i].time
-    return move_changes(hyp, hyp_changes, times).turns
-
-
-def edge_oracle(reference: list, hypothesis: list, tolerance_s: float = 0.5) -> list:
-    """The hypothesis with every speech edge matched to a reference edge of its kind moved onto it."""
-    hyp_edges, ref_edges = find_edges(hypothesis), find_edges(reference)
-    times = [e.time for e in hyp_edges]
-    for kind in (ONSET, OFFSET):
-        h = [i for i, e in enumerate(hyp_edges) if e.kind == kind]
-        r = np.array([e.time for e in ref_edges if e.kind == kind])
-        ri, hi = match_change_times(r, np.array([hyp_edges[i].time for i in h]), tolerance_s)
-        for i, j in zip(ri, hi):
-            times[h[j]] = float(r[i])
-    return move_edges(hypothesis, hyp_edges, times).turns
 
 
 def report(title: str, recordings: list[Recording], hyp: dict[str, list], refiners: list[Refiner],
@@ -99,7 +69,7 @@ def report(title: str, recordings: list[Recording], hyp: dict[str, list], refine
                     rtf + (time.perf_counter() - began) / audio_s
     if refine_edges:
         versions["edges only"] = {fid: edges.refine_file(f.audio, f.turns).turns for fid, f in files.items()}
-    versions["oracle"] = {fid: oracle(reference[fid], hyp[fid]) for fid in hyp}
+    versions["oracle"] = {fid: change_oracle(reference[fid], hyp[fid]) for fid in hyp}
     if refine_edges:
         versions["oracle + edges"] = {fid: edge_oracle(reference[fid], versions["oracle"][fid]) for fid in hyp}
     comparison = compare(reference, versions, uem, moves, jobs=2)

@@ -1,4 +1,4 @@
-"""The classical refiners (bic, similarity, silence-snap) on synthetic windows whose change point
+"""The classical refiners (bic, similarity, silence-snap, segmentation-snap) on synthetic windows whose change point
 is known, with and without a change; and how train / evaluate / refine treat them."""
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def classical(name: str, **settings) -> torch.nn.Module:
     return MODELS.build(name, feature_dim=80, embedding_dim=8, **settings).eval()
 
 
-def test_the_registry_holds_three_classical_refiners_with_nothing_to_learn() -> None:
-    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap"}
+def test_the_registry_holds_four_classical_refiners_with_nothing_to_learn() -> None:
+    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap", "segmentation-snap"}
     assert list(CLASSICAL_REFINERS) == [n for n in MODELS.names() if not MODELS.get(n).trainable]  # spelled out: kept equal
     for name in CLASSICAL_REFINERS:
         assert not MODELS.get(name).trainable and classical(name).n_parameters() == 0
@@ -136,6 +136,31 @@ def test_silence_snap_leaves_the_boundary_without_a_pause_in_reach() -> None:
     assert offset.tolist() == [0.0, 0.0] and confidence.tolist() == [0.0, 0.0]
 
 
+def segmentation_batch(switch_s: float, left_first: bool = True, embedded: tuple[bool, ...] = (True, True, False)):
+    """A window whose local speaker 0 talks until ``switch_s`` (s from the centre) and speaker 1 after,
+    with left / right embeddings equal to theirs (swapped when not ``left_first``)."""
+    t = (torch.arange(200) + 0.5) / 50 - 2.0
+    activity = torch.zeros(1, 200, 3)
+    activity[0, :, 0], activity[0, :, 1] = (t < switch_s).float() * 0.9, (t >= switch_s).float() * 0.9
+    emb = torch.eye(3, 8)[None]  # local speaker k -> unit vector k
+    left, right = (emb[:, 0], emb[:, 1]) if left_first else (emb[:, 1], emb[:, 0])
+    return {"seg_activity": activity, "seg_emb": emb, "seg_emb_ok": torch.tensor([embedded]),
+            "left_emb": left, "right_emb": right, "features": torch.zeros(1, 200, 80),
+            "mask": torch.ones(1, 200, dtype=torch.bool)}
+
+
+@pytest.mark.parametrize("switch_s", [-0.7, 0.0, 0.34])
+def test_segmentation_snap_moves_to_the_hand_over_of_the_matched_local_speakers(switch_s: float) -> None:
+    model = classical("segmentation-snap")
+    offset, score = model.predict_with_score(segmentation_batch(switch_s))
+    assert abs(offset.item() - switch_s) <= FRAME_S / 2 + 1e-6 and score.item() > 1.5
+    _, swapped = model.predict_with_score(segmentation_batch(switch_s, left_first=False))
+    assert swapped.item() < 0  # the left speaker talks after: no hand-over the right way round
+    _, unmatched = model.predict_with_score(segmentation_batch(switch_s, embedded=(True, False, False)))
+    assert unmatched.item() == float("-inf")
+    assert model(segmentation_batch(switch_s))[1].item() > model(segmentation_batch(switch_s, left_first=False))[1].item()
+
+
 def test_train_refuses_a_classical_refiner(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'bic' is a classical refiner and needs no training"):
         load_train_config(None, ["model.name='bic'"])
@@ -146,7 +171,8 @@ def test_evaluate_includes_classical_rows_and_skips_those_without_audio(tmp_path
     report = tmp_path / "report.json"
     assert main(["evaluate", "--cache", str(cache), "--json", str(report)]) == 0
     printed = capsys.readouterr().out.replace("\n", " ")
-    assert "bic" in printed and "Skipped: silence-snap" in printed.replace("│", "")
+    assert "bic" in printed and "Skipped: segmentation-snap" in printed.replace("│", "")
+    assert "silence-snap (no audio" in printed.replace("│", "")
     import json
 
     rows = [m["label"] for m in json.loads(report.read_text())["models"]]

@@ -102,7 +102,7 @@ def test_demo_without_arguments_runs_on_the_bundled_sample(tmp_path: Path, monke
     out = tmp_path / "diarefine_demo"
     scores = json.loads((out / "scores.json").read_text())
     der = {s["name"]: s["der"]["collar 0"]["der"] for s in scores["systems"]}
-    assert list(der) == ["hypothesis", "bic", "silence-snap", "similarity", "refined"]
+    assert list(der) == ["hypothesis", "bic", "segmentation-snap", "silence-snap", "similarity", "refined"]
     assert der["refined"] <= der["hypothesis"] + 1e-9  # refinement does not raise the sample's collar-0 DER
     assert (out / "timelines.png").stat().st_size > 10_000
     assert read_rttm(out / "refined.rttm")["sample"]

@@ -169,3 +169,14 @@ def crop_array(audio: np.ndarray, start_s: float, n_samples: int) -> tuple[np.nd
         out[lo - first:hi - first] = audio[lo:hi]
         valid[lo - first:hi - first] = True
     return out, valid
+
+
+def trim_context(x, have_s: Seconds, want_s: Seconds = 0.0):
+    """Windows [..., N] read with ``have_s`` of context on each side -> the same windows with ``want_s``
+    (<= ``have_s``) of context: the middle samples (numpy arrays or torch tensors).
+
+    >>> trim_context(np.arange(10), 3 / SAMPLE_RATE, 1 / SAMPLE_RATE).tolist()
+    [2, 3, 4, 5, 6, 7]
+    """
+    cut = round((have_s - want_s) * SAMPLE_RATE)
+    return x[..., cut:x.shape[-1] - cut]

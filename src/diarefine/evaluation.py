@@ -63,14 +63,16 @@ class WindowAudio:
         self.window_s = float(dataset.config["window"]["window_s"])
         self._info: dict[str, AudioInfo] = {}
 
-    def read(self, indices: range) -> tuple[np.ndarray, np.ndarray]:
-        """waves [B, N] float32 and valid [B, N] bool of the windows ``indices``."""
+    def read(self, indices: range, context_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """waves [B, N] float32 and valid [B, N] bool of the windows ``indices``, with ``context_s`` more
+        on each side."""
         pieces = []
         for i in indices:
             fid = self.file_ids[i]
             if fid not in self._info:
                 self._info[fid] = audio_info(self.paths[fid])
-            pieces.append(read_window(self._info[fid], self.centers_s[i] - self.window_s / 2, self.window_s))
+            pieces.append(read_window(self._info[fid], self.centers_s[i] - self.window_s / 2 - context_s,
+                                      self.window_s + 2 * context_s))
         waves, valid = zip(*pieces)
         return np.stack(waves), np.stack(valid)
 
@@ -92,7 +94,7 @@ def predict(model: BoundaryModel, dataset: WindowDataset, batch_size: int = 64,
     for start in range(0, len(dataset), batch_size):
         rows = range(start, min(start + batch_size, len(dataset)))
         batch = collate_windows(dataset.__getitems__(rows))
-        waves = audio.read(rows) if model.extra_inputs else None
+        waves = audio.read(rows, model.extra_context_s) if model.extra_inputs else None
         began = time.perf_counter()
         if waves is not None:
             batch.update(extra_inputs(model, *waves, embedder))

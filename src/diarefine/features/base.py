@@ -66,10 +66,6 @@ class FeatureExtractor(nn.Module):
         """(start_s, duration_s) of the audio to read for the window centred on ``center_s``."""
         return center_s - window_s / 2 - self.context_s, window_s + 2 * self.context_s
 
-    def window_part(self, x):
-        """The window's samples [..., N] of an `input_span` read [..., N + 2 context] (arrays or tensors)."""
-        context = round(self.context_s * SAMPLE_RATE)
-        return x[..., context:x.shape[-1] - context]
 
     def frames(self, waves: torch.Tensor) -> torch.Tensor:
         """waves [B, N] -> features [B, T', D] at 50 frames/s (T' may differ from n_frames)."""

@@ -21,7 +21,8 @@ from typing import Literal
 
 import torch
 
-from ..networks.pyannet import load_pyannet
+from ..audio import trim_context
+from ..networks.pyannet import shared_pyannet
 from ..networks.weights import SEGMENTATION_3, weights_path
 from ..units import FRAME_S
 from .base import FEATURES, FeatureExtractor, FrameConfig, frame_mask
@@ -64,8 +65,7 @@ class PyannoteSegmentation(FeatureExtractor):
 
     def __init__(self, config: "PyannoteSegmentation.Config | None" = None) -> None:
         super().__init__(config)
-        self.network = load_pyannet(weights_path(self.config.weights, SEGMENTATION_3))
-        self.network.requires_grad_(False)
+        self.network = shared_pyannet(str(weights_path(self.config.weights, SEGMENTATION_3)))
         self.fbank = Fbank(Fbank.Config(n_frames=self.n_frames)) if self.config.with_fbank else None
 
     @property
@@ -83,7 +83,7 @@ class PyannoteSegmentation(FeatureExtractor):
         -> features [B, T, D] and mask [B, T] of the window's frames (zero where the mask is False)."""
         if valid is None:
             valid = torch.ones_like(waves, dtype=torch.bool)
-        window, window_valid = self.window_part(waves), self.window_part(valid)
+        window, window_valid = trim_context(waves, self.context_s), trim_context(valid, self.context_s)
         with torch.no_grad():  # frozen
             layers = self.network.layers(waves)
         feats = {"lstm": layers.lstm, "linear": layers.linear,

@@ -69,6 +69,11 @@ class BoundaryModel(nn.Module):
     #: ``"sliding_emb"`` ([B, K, E] embeddings of short analysis windows across the window).
     extra_inputs: ClassVar[tuple[str, ...]] = ()
 
+    @property
+    def extra_context_s(self) -> float:
+        """Audio (s) beyond each side of the window that the extra inputs are computed from (0: the window)."""
+        return 0.0
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config

@@ -18,6 +18,7 @@ Parameter names follow pyannote.audio's, so its checkpoints load with a strict k
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -219,3 +220,12 @@ def load_pyannet(path: str | Path) -> PyanNet:
     except (KeyError, ValueError, RuntimeError) as exc:
         raise InputFileError(path, f"not a PyanNet checkpoint this code can rebuild ({exc})") from None
     return model.eval()
+
+
+@functools.lru_cache(maxsize=4)
+def shared_pyannet(path: str) -> PyanNet:
+    """`load_pyannet` once per process and weight file, for frozen inference shared by several users
+    (the ``pyannote-seg`` features and ``segmentation-snap``'s inputs)."""
+    model = load_pyannet(path)
+    model.requires_grad_(False)
+    return model

@@ -1,6 +1,7 @@
 """Before / after tables: DER (both conventions, with its split) and boundary metrics of several
 versions of one system's output (hypothesis, refined, ...) against one reference, plus what
-`refine` did to the changes. Used by ``diarefine demo`` and the refine benchmark.
+`refine` did to the changes; and the oracles, the most that moving changes (or speech edges)
+could do for a hypothesis. Used by ``diarefine demo`` and the refine benchmarks.
 """
 
 from __future__ import annotations
@@ -8,10 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..changes import find_changes, move_changes
 from ..display import percent, seconds
+from ..metrics.boundary import MATCH_TOLERANCE_S, match_change_times
 from ..metrics.der import HEADLINE, MDEVAL
 from ..metrics.scoring import SetScore, score_set
-from ..types import Region, Turn
+from ..rttm import merge_turns
+from ..types import Region, Seconds, Turn
+from .edges import OFFSET, ONSET, find_edges, move_edges
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,30 @@ def compare(reference: Mapping[str, Sequence[Turn]], versions: Mapping[str, Mapp
     """Score every version of the output against ``reference`` (files paired by id)."""
     scores = [score_set(reference, hyp, uem, name=name, jobs=jobs) for name, hyp in versions.items()]
     return Comparison(scores, dict(moves or {}))
+
+
+def change_oracle(reference: Sequence[Turn], hypothesis: Sequence[Turn],
+                  tolerance_s: Seconds = MATCH_TOLERANCE_S) -> list[Turn]:
+    """The hypothesis with every change matched to a reference change (one to one, within ``tolerance_s``)
+    moved exactly onto it: the most that moving changes can do for this hypothesis."""
+    hyp = merge_turns(hypothesis)
+    hyp_changes, ref_changes = find_changes(hyp), find_changes(reference)
+    r, h = match_change_times(np.array([c.time for c in ref_changes]), np.array([c.time for c in hyp_changes]),
+                              tolerance_s)
+    times = [c.time for c in hyp_changes]
+    for i, j in zip(r, h):
+        times[j] = ref_changes[i].time
+    return move_changes(hyp, hyp_changes, times).turns
+
+
+def edge_oracle(reference: Sequence[Turn], hypothesis: Sequence[Turn], tolerance_s: Seconds = 0.5) -> list[Turn]:
+    """The hypothesis with every speech edge matched to a reference edge of its kind moved onto it."""
+    hyp_edges, ref_edges = find_edges(hypothesis), find_edges(reference)
+    times = [e.time for e in hyp_edges]
+    for kind in (ONSET, OFFSET):
+        h = [i for i, e in enumerate(hyp_edges) if e.kind == kind]
+        r = np.array([e.time for e in ref_edges if e.kind == kind])
+        ri, hi = match_change_times(r, np.array([hyp_edges[i].time for i in h]), tolerance_s)
+        for i, j in zip(ri, hi):
+            times[h[j]] = float(r[i])
+    return move_edges(hypothesis, hyp_edges, times).turns

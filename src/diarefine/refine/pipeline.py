@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import AudioInfo, read_window
+from ..audio import AudioInfo, read_window, trim_context
 from ..changes import find_changes, move_changes
 from ..config import from_dict
 from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
-from ..models import Checkpoint, classical_checkpoint, load_checkpoint
+from ..models import MODELS, Checkpoint, classical_checkpoint, load_checkpoint
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
@@ -113,7 +113,8 @@ class Refiner:
         if batch_size < 1 or block_s < 10:
             raise DiarefineError("batch_size must be >= 1 and block_s >= 10 s")
         self.device, self.batch_size, self.block_s = torch.device(device), batch_size, block_s
-        front_end = default_front_end() if checkpoint is None else checkpoint.front_end
+        front_end = checkpoint.front_end if checkpoint is not None else \
+            default_front_end(getattr(MODELS.get(classical), "embeddings", None))
         self.extractor = FEATURES.build(front_end["features"]).eval()
         self.embedder = EMBEDDERS.build(front_end["embeddings"])
         if classical is not None:  # a classical refiner on its own defaults, sized to the front end
@@ -175,9 +176,12 @@ class Refiner:
         chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
         for lo in range(0, len(changes), self.batch_size):
             batch_changes = changes[lo:lo + self.batch_size]
-            spans = [self.extractor.input_span(c.time, self.window_s) for c in batch_changes]  # with its context
-            waves, valid = (np.stack(x) for x in zip(*(read_window(info, *span) for span in spans)))  # [B, N]
-            feats, mask = self.extractor(torch.from_numpy(waves), torch.from_numpy(valid))
+            context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0)
+            waves, valid = (np.stack(x) for x in zip(*(
+                read_window(info, c.time - self.window_s / 2 - context_s, self.window_s + 2 * context_s)
+                for c in batch_changes)))  # [B, N] with the widest context either needs
+            feats, mask = self.extractor(*(torch.from_numpy(trim_context(x, context_s, self.extractor.context_s))
+                                           for x in (waves, valid)))
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
                       for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
             n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
@@ -187,8 +191,9 @@ class Refiner:
                 "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
                 "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
             }
-            batch.update(extra_inputs(self.model, self.extractor.window_part(waves), self.extractor.window_part(valid),
-                                      self.embedder))
+            if self.model.extra_inputs:
+                batch.update(extra_inputs(self.model, *(trim_context(x, context_s, self.model.extra_context_s)
+                                                        for x in (waves, valid)), self.embedder))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()

@@ -46,7 +46,7 @@ DEFAULT_MODEL = "contrastive-librisim"
 #: The registered refiners with nothing to learn (``trainable = False`` in `models.MODELS`), usable by
 #: name without a checkpoint. Spelled out so that naming them imports no torch; a test keeps it
 #: equal to the registry.
-CLASSICAL_REFINERS = ("bic", "silence-snap", "similarity")
+CLASSICAL_REFINERS = ("bic", "segmentation-snap", "silence-snap", "similarity")
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
     >>> resolve_model("nope")
     Traceback (most recent call last):
     ...
-    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim) or a classical refiner (bic, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
+    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim) or a classical refiner (bic, segmentation-snap, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
     """
     model = DEFAULT_MODEL if model is None else model
     if str(model) in SHIPPED_MODELS:
@@ -90,15 +90,16 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
                          "(e.g. runs/contrastive/best.pt) or one of those names")
 
 
-def default_front_end() -> dict:
+def default_front_end(embeddings: str | None = None) -> dict:
     """The ``window`` / ``features`` / ``embeddings`` / ``profile`` records of the default front end
-    (what `diarefine prepare` builds by default, and the shipped model's), for classical refiners."""
+    (what `diarefine prepare` builds by default), for classical refiners; ``embeddings`` names
+    another embedder (with its default settings)."""
     from ..config import to_dict
     from ..embeddings import EMBEDDERS
     from ..features import FEATURES
 
     features = FEATURES.get(FEATURES.default)
-    embedder = EMBEDDERS.get(EMBEDDERS.default)
+    embedder = EMBEDDERS.get(embeddings or EMBEDDERS.default)
     return {"window": {"window_s": WINDOW_S, "n_frames": WINDOW_FRAMES, "sample_rate": SAMPLE_RATE},
             "features": {"name": features.name, **to_dict(features.Config())},
             "embeddings": {"name": embedder.name, **to_dict(embedder.Config())}, "profile": None}

@@ -37,6 +37,9 @@ class ClassicalRefiner(BoundaryModel):
 
     trainable: ClassVar[bool] = False
     Config: ClassVar[type[ModelConfig]] = CalibratedConfig
+    #: The speaker embedder this refiner prefers when `refine` builds it on the default front end
+    #: (None: the default embedder).
+    embeddings: ClassVar[str | None] = None
 
     def predict_with_score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """(offset_s [B], raw score [B]; -inf where the refiner finds nothing to move)."""

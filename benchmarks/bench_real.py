@@ -1,0 +1,107 @@
+"""Before / after refinement on real recordings: the AMI excerpts of ami-debug and the bundled sample
+(not a test).
+
+    python benchmarks/bench_real.py --corpus ../shared/data/ami-debug/dev ../shared/data/ami-debug/test --sample
+
+Hypotheses, per recording: (i) the reference perturbed with the ``empirical`` error model
+(real-system-like boundary errors, nothing else wrong), once per seed (``--seeds``, default
+5), and (ii) ``diarefine diarize``'s output. For each source the table pools collar-0 DER
+(with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
+every classical refiner, every model of ``--models``, each at its own threshold or at each of
+``--thresholds``): the relative change of DER, the share of the oracle's gain it reaches, and
+how many hypotheses it made worse (DER up by more than 0.05 points). The ami-debug meetings
+may be among segmentation-3.0's training data, so numbers of refiners built on it
+(``segmentation-snap``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
+to choose settings; report on dev + test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from diarefine.data.corpus import Recording, discover_corpus
+from diarefine.diarize import diarize
+from diarefine.display import percent, print_table
+from diarefine.metrics.der import HEADLINE
+from diarefine.refine.compare import change_oracle, compare
+from diarefine.refine.files import open_input
+from diarefine.refine.pipeline import Refiner, apply_predictions
+from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
+from diarefine.rttm import load_uems, read_rttm
+from diarefine.samples import bundled_sample
+from diarefine.simulate import load_error_model, perturb
+
+WORSE_POINTS = 0.0005  # a hypothesis counts as made worse when its DER rises by more than 0.05 points
+
+
+def recordings(corpora: list[str], sample: bool) -> list[Recording]:
+    out = [r for corpus in corpora for r in discover_corpus(corpus)]
+    if sample:
+        s = bundled_sample()
+        out.append(Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]), tuple(load_uems(s.uem)["sample"])))
+    return out
+
+
+def hypotheses(recs: list[Recording], source: str, seeds: int) -> dict[str, tuple[Recording, list]]:
+    """Hypothesis id -> (its recording, its turns); perturbed copies are ``<file id>#<seed>``."""
+    if source == "diarize":
+        return {r.file_id: (r, diarize(r.audio, r.file_id).turns) for r in recs}
+    model = load_error_model("empirical")
+    return {f"{r.file_id}#{seed}": (r, perturb(list(r.turns), model, seed=seed)[0]) for r in recs for seed in range(seeds)}
+
+
+def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
+           thresholds: list[float] | None) -> None:
+    """Refine every hypothesis with every refiner and print the pooled before / after table."""
+    relabel = lambda turns, hid: [t.__class__(hid, t.start, t.end, t.speaker) for t in turns]  # noqa: E731
+    reference = {hid: relabel(r.turns, hid) for hid, (r, _) in hyps.items()}
+    uem = {hid: [u.__class__(hid, u.start, u.end) for u in r.uem] for hid, (r, _) in hyps.items()} \
+        if all(r.uem for r, _ in hyps.values()) else None
+    files = {hid: open_input(r.audio, relabel(turns, hid)) for hid, (r, turns) in hyps.items()}
+    versions = {"no refinement": {hid: f.turns for hid, f in files.items()},
+                "change oracle": {hid: change_oracle(reference[hid], f.turns) for hid, f in files.items()}}
+    speed = {}
+    for refiner in refiners:
+        began = time.perf_counter()
+        predicted = {hid: refiner.refine_input(f) for hid, f in files.items()}
+        rtf = (time.perf_counter() - began) / sum(p.duration_s for p in predicted.values())
+        for threshold in thresholds or [refiner.threshold]:
+            name = f"{refiner.model_name} @ {threshold:g}"
+            versions[name] = {hid: apply_predictions(hid, files[hid].turns, p.changes, p.offset_s, p.confidence,
+                                                     threshold).turns for hid, p in predicted.items()}
+            speed[name] = rtf
+    scores = {s.name: s for s in compare(reference, versions, uem, jobs=2).scores}
+    before = scores["no refinement"].der[HEADLINE]
+    gain = before.total.der - scores["change oracle"].der[HEADLINE].total.der
+    rows = []
+    for name, score in scores.items():
+        der = score.der[HEADLINE]
+        worse = sum(der.per_file[h].der > before.per_file[h].der + WORSE_POINTS for h in hyps)
+        better = sum(der.per_file[h].der < before.per_file[h].der - WORSE_POINTS for h in hyps)
+        rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%",
+                     percent((before.total.der - der.total.der) / gain, 0) if gain > 0 else "-",
+                     f"{better} / {worse}", f"{speed[name]:.3f}" if name in speed else "-"])
+    print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM",
+                ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse", "RTF"], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", nargs="*", default=[], help="corpus folders (audio/ rttm/ uem/), e.g. ami-debug/dev")
+    parser.add_argument("--sample", action="store_true", help="also the bundled sample")
+    parser.add_argument("--seeds", type=int, default=5, help="perturbed copies of each reference")
+    parser.add_argument("--sources", nargs="+", choices=["perturb", "diarize"], default=["perturb", "diarize"])
+    parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
+                        help="checkpoints, shipped or classical names (default: %(default)s)")
+    parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
+    args = parser.parse_args()
+    recs = recordings(args.corpus, args.sample)
+    refiners = [Refiner(m) for m in args.models]
+    where = " + ".join(args.corpus + (["sample"] if args.sample else []))
+    for source in args.sources:
+        report(f"{where}, {source}", hypotheses(recs, source, args.seeds), refiners, args.thresholds)
+
+
+if __name__ == "__main__":
+    main()
