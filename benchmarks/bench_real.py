@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
+from diarefine.audio import audio_info
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import percent, print_table
@@ -48,7 +50,13 @@ def hypotheses(recs: list[Recording], source: str, seeds: int) -> dict[str, tupl
     if source == "diarize":
         return {r.file_id: (r, diarize(r.audio, r.file_id).turns) for r in recs}
     model = load_error_model("empirical")
-    return {f"{r.file_id}#{seed}": (r, perturb(list(r.turns), model, seed=seed)[0]) for r in recs for seed in range(seeds)}
+    out = {}
+    for r in recs:
+        end_s = audio_info(r.audio).duration_s  # perturbation may push a turn past the end of the audio
+        for seed in range(seeds):
+            turns = perturb(list(r.turns), model, seed=seed)[0]
+            out[f"{r.file_id}#{seed}"] = (r, [replace(t, end=min(t.end, end_s)) for t in turns if t.start < end_s])
+    return out
 
 
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],

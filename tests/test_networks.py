@@ -14,8 +14,13 @@ from diarefine.embeddings import EMBEDDERS
 from diarefine.errors import InputFileError
 from diarefine.features import FEATURES
 from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus
-from diarefine.networks.pyannet import (PyanNet, PyanNetConfig, load_pyannet, powerset_to_speakers,
-                                        read_pyannote_checkpoint)
+from diarefine.networks.pyannet import (
+    PyanNet,
+    PyanNetConfig,
+    load_pyannet,
+    powerset_to_speakers,
+    read_pyannote_checkpoint,
+)
 from diarefine.networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, shipped_weights
 from diarefine.rttm import read_rttm
 from diarefine.samples import bundled_sample
