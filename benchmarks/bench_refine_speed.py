@@ -1,6 +1,6 @@
 """Speed and memory of ``refine`` and ``diarize`` on long recordings (not a test).
 
-    python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60
+    python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 [--model NAME_OR_CKPT]
 
 Concatenates simulated conversations (cycling through them) into one recording per length,
 with the reference turns shifted to match and a hypothesis perturbed from it with the
@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
     parser.add_argument("--diarize-all", action="store_true")
     parser.add_argument("--keep", help="keep the long recordings in this folder")
+    parser.add_argument("--model", help="refine with this shipped name, classical refiner or checkpoint "
+                                        "(default: refine's own default)")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="diarefine-speed-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -69,10 +71,11 @@ def main() -> None:
     try:
         for i, minutes in enumerate(args.minutes):
             audio, hyp, seconds = long_recording(args.corpus, minutes, work)
-            wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm")])
+            model = ["--model", args.model] if args.model else []
+            wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm"), *model])
             table.add_row("refine", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
             wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
-                                    "--refine-edges"])
+                                    "--refine-edges", *model])
             table.add_row("refine --refine-edges", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}",
                           f"{peak:.0f}")
             if i == 0 or args.diarize_all:

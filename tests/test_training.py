@@ -65,6 +65,17 @@ def test_shipped_configs_load_and_match_the_plan() -> None:
             assert config.trainer.max_epochs == (100 if config.model["name"] == "diffusion" else 50)
 
 
+def test_the_front_end_configs_load() -> None:
+    """configs/seg/: the recipe on the front end learned from real conversations (prepare + train)."""
+    from diarefine.config import from_dict, read_toml
+    from diarefine.data import PrepareConfig
+
+    prepare = from_dict(PrepareConfig, read_toml(CONFIGS / "seg" / "prepare.toml")["prepare"])
+    assert prepare.features["name"] == "pyannote-seg" and prepare.embeddings["name"] == "campplus"
+    train = load_train_config(CONFIGS / "seg" / "contrastive.toml")
+    assert train.model["name"] == "contrastive" and train.data.train == ("data/seg_train.h5",)
+
+
 def test_config_typos_are_refused_with_the_key(tmp_path: Path) -> None:
     bad = write(tmp_path / "bad.toml", '[model]\nname = "transformer"\n[optim]\nlrr = 1e-3\n')
     with pytest.raises(ConfigError, match=r"bad.toml.optim: unknown key 'lrr' \(valid keys: betas, ema_decay, grad_clip, lr"):
@@ -109,6 +120,23 @@ def test_train_cli_overfit_then_evaluate(caches, tmp_path: Path, capsys) -> None
     assert main(["evaluate", "--cache", str(dev), str(out / "best.pt"), "--model-set", "n_sample_steps=5"]) == 0
     assert main(["evaluate", "--cache", str(dev), str(out / "best.pt"), "--model-set", "n_sampels=5"]) == 2
     assert "no model variant has this setting" in capsys.readouterr().err
+
+
+def test_fine_tuning_starts_from_a_checkpoint_and_checks_it(caches, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = _config("mlp", caches, max_epochs=1, limit_train_batches=1)
+    first = fit(config, tmp_path / "a", progress=False)
+    frozen = replace(config, init=str(first.checkpoint), optim=replace(config.optim, lr=0.0))
+    again = fit(frozen, tmp_path / "b", progress=False)  # lr 0: the weights stay the checkpoint's
+    a, b = load_checkpoint(first.checkpoint).model.state_dict(), load_checkpoint(again.checkpoint).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert load_train_config(tmp_path / "b" / "config.toml").init == str(first.checkpoint)
+    with pytest.raises(ConfigError, match="is a mlp model but \\[model\\] name = 'transformer'"):
+        fit(replace(_config("transformer", caches, max_epochs=1), init=str(first.checkpoint)), tmp_path / "c",
+            progress=False)
+    with pytest.raises(ConfigError, match="classical refiner"):
+        fit(replace(config, init="bic"), tmp_path / "d", progress=False)
 
 
 def test_evaluate_refuses_a_cache_built_with_other_features(caches, tmp_path: Path, capsys) -> None:

@@ -15,7 +15,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..display import print_table
     from ..training import fit, load_train_config
 
-    config = load_train_config(args.config, args.set or [])
+    config = load_train_config(args.config, [*(args.set or []), *([f"init={args.init!r}"] if args.init else [])])
     out = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else config.model["name"]))
     result = fit(config, out, overfit=args.overfit, progress=not args.quiet)
     if not result.is_global_zero:  # another process of a DDP run: rank 0 reports
@@ -62,6 +62,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=1e-3 --set data.train='[\"a.h5\"]' (repeatable)")
     p.add_argument("--overfit", type=int, metavar="N", help="memorisation check: train and validate on N change windows")
+    p.add_argument("--init", metavar="CKPT", help="fine-tune this checkpoint or shipped model (its variant and "
+                                                   "settings; the caches must have its front end)")
     p.add_argument("--out", help="output folder (default: runs/<config name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

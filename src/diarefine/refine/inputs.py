@@ -34,9 +34,10 @@ def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
         labels = ["?"] * len(spans)
         out["sliding_emb"] = torch.from_numpy(np.stack([_embedder(model, embedder).embed_spans(w, spans, labels)
                                                         for w in window]))
-    if "local_speakers" in model.extra_inputs:
-        out.update(local_speakers(waves, model.extra_context_s, model.config.n_frames, _embedder(model, embedder),
-                                  getattr(model.config, "weights", ""), getattr(model.config, "min_speech_s", 0.5)))
+    if "local_speakers" in model.extra_inputs:  # such a model's config names the segmentation weights and its minimum
+        c = model.config
+        out.update(local_speakers(waves, model.extra_context_s, c.n_frames, _embedder(model, embedder), c.weights,
+                                  c.min_speech_s))
     return out
 
 

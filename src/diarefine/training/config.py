@@ -1,7 +1,7 @@
 """Training configuration: TOML -> dataclasses, ``--set key=value`` overrides, and the resolved
 config written next to the checkpoints.
 
-A config file has a top-level ``seed`` and five tables: ``[model]`` (``name`` plus that
+A config file has a top-level ``seed`` (and optionally ``init``, a checkpoint to fine-tune) and five tables: ``[model]`` (``name`` plus that
 variant's settings, checked against its ``Config``), ``[data]``, ``[optim]``, ``[trainer]``
 and the optional ``[augment]`` (training-time augmentation, see `augment.AugmentConfig`).
 Unknown keys and wrong types are errors naming the key.
@@ -80,6 +80,7 @@ class TrainConfig:
     trainer: TrainerConfig = TrainerConfig()
     augment: AugmentConfig = AugmentConfig()
     seed: int = 0
+    init: str = ""  # a diarefine checkpoint (or shipped model name) to start from: fine-tuning
 
     def __post_init__(self) -> None:
         if "name" not in self.model:

@@ -22,17 +22,22 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint, WeightAveraging
+from lightning.pytorch.callbacks import (
+    EarlyStopping,
+    LearningRateMonitor,
+    ModelCheckpoint,
+    WeightAveraging,
+)
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.optim.swa_utils import get_ema_avg_fn
 from torch.utils.data import DataLoader, Subset
 
 from ..config import to_dict
-from ..data import WindowDataset, collate_windows
+from ..data import WindowDataset, check_config, collate_windows
 from ..display import percent, seconds
 from ..errors import ConfigError
 from ..fileio import write_json
-from ..models import MODELS, save_checkpoint
+from ..models import MODELS, load_checkpoint, save_checkpoint
 from .augment import AugmentConfig
 from .config import TrainConfig, save_train_config
 from .module import MONITOR, BoundaryTask
@@ -86,6 +91,25 @@ def _datasets(config: TrainConfig, overfit: int | None) -> tuple[WindowDataset, 
         raise ConfigError("data.val: name the validation cache(s), e.g. val = [\"data/dev.h5\"]")
     val = WindowDataset(list(d.val), expected=train.config, in_memory=d.in_memory)
     return train, train, val
+
+
+def _initial_model(config: TrainConfig, train: WindowDataset):
+    """The variant to train: built from the [model] table, or, with ``init``, the checkpoint's model
+    (its variant and settings; the training caches must have its front end) to fine-tune."""
+    if not config.init:
+        return MODELS.build(_model_config(config, train))
+    from ..refine.resolve import resolve_model
+
+    resolved = resolve_model(config.init)
+    if resolved.classical:
+        raise ConfigError(f"init = {config.init!r} is a classical refiner: there is nothing to fine-tune")
+    checkpoint = load_checkpoint(resolved.path)
+    for path in train.paths:
+        check_config(path, checkpoint.cache_config)
+    if checkpoint.model.name != config.model["name"]:
+        raise ConfigError(f"init = {config.init!r} is a {checkpoint.model.name} model but [model] name = "
+                          f"{config.model['name']!r}; use the config the checkpoint was trained with")
+    return checkpoint.model.train()
 
 
 def _model_config(config: TrainConfig, train: WindowDataset) -> dict:
@@ -182,7 +206,7 @@ def fit(config: TrainConfig, out_dir: str | Path, overfit: int | None = None, pr
         torch.set_num_threads(config.trainer.threads)
     pl.seed_everything(config.seed, workers=True, verbose=False)
     full, train, val = _datasets(config, overfit)
-    model = MODELS.build(_model_config(config, full))
+    model = _initial_model(config, full)
     config = replace(config, model={"name": model.name, **to_dict(model.config)})
     out.mkdir(parents=True, exist_ok=True)
     save_train_config(config, out / "config.toml")
