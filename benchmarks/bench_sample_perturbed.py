@@ -25,7 +25,8 @@ from diarefine.simulate import load_error_model, perturb
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["contrastive-librisim", "silence-snap", "similarity", "bic"])
+    parser.add_argument("--models", nargs="+", default=["contrastive-seg", "contrastive-librisim", "segmentation-snap",
+                                                        "silence-snap", "similarity", "bic"])
     parser.add_argument("--copies", type=int, default=10, help="perturbed copies (seeds 0..N-1)")
     parser.add_argument("--error-model", default="empirical")
     args = parser.parse_args()

@@ -53,6 +53,8 @@ def test_pyannet_frames_and_a_strict_save_load(tmp_path: Path) -> None:
     f = model.n_frames(32_000)
     assert out.lstm.shape == (2, f, 16) and out.linear.shape == (2, f, 8) and out.log_probs.shape == (2, f, 7)
     assert torch.allclose(out.log_probs.exp().sum(-1), torch.ones(2, f), atol=1e-5)
+    with torch.no_grad():
+        assert torch.equal(model.layers(waves, max_batch=1).log_probs, out.log_probs)  # chunks are independent
     again = load_pyannet(save_pyannote_checkpoint(model, tmp_path / "tiny.bin"))
     with torch.no_grad():
         assert again.config == TINY_PYANNET and torch.equal(again(waves), model(waves))

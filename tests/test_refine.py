@@ -138,14 +138,16 @@ def test_bad_model_names_and_thresholds(tmp_path: Path) -> None:
         Refiner(threshold=1.5)
 
 
-def test_the_shipped_model_loads_with_its_card_and_tuned_threshold() -> None:
-    shipped = SHIPPED_MODELS[DEFAULT_MODEL]
-    assert shipped.path.is_file() and shipped.path.stat().st_size < 5_000_000
-    card = shipped.card.read_text(encoding="utf-8")
-    assert "diarefine train" in card and "Dev metrics" in card
-    checkpoint = load_checkpoint(resolve_model().path)
-    assert checkpoint.model.name == "contrastive" and checkpoint.features["name"] == "fbank"
-    assert Refiner().threshold == shipped.threshold
+def test_the_shipped_models_load_with_their_cards_and_tuned_thresholds() -> None:
+    for shipped in SHIPPED_MODELS.values():
+        assert shipped.path.is_file() and shipped.path.stat().st_size < 5_000_000
+        card = shipped.card.read_text(encoding="utf-8")
+        assert "diarefine train" in card and "Dev metrics" in card
+    default = load_checkpoint(resolve_model().path)
+    assert default.model.name == "contrastive" and default.features["name"] == "pyannote-seg"
+    assert default.embeddings["name"] == "campplus" and DEFAULT_MODEL == "contrastive-seg"
+    assert load_checkpoint(resolve_model("contrastive-librisim").path).features["name"] == "fbank"  # still by name
+    assert Refiner().threshold == SHIPPED_MODELS[DEFAULT_MODEL].threshold
 
 
 def test_diarefine_refine_is_callable_whatever_was_imported(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
@@ -161,7 +163,7 @@ def test_a_classical_refiner_runs_on_the_default_front_end_without_the_shipped_m
     refiner = Refiner("silence-snap")
     assert refiner.checkpoint.path is None and refiner.model.name == "silence-snap"
     assert refiner.checkpoint.front_end == default_front_end()
-    shipped = load_checkpoint(resolve_model().path)  # the same front end: classical rows did not change
+    shipped = load_checkpoint(resolve_model("contrastive-librisim").path)  # the same front end: rows did not change
     assert {k: shipped.front_end[k] for k in ("window", "features", "embeddings")} == \
         {k: default_front_end()[k] for k in ("window", "features", "embeddings")}
 

@@ -150,8 +150,14 @@ class PyanNet(nn.Module):
         """[F] centre of each frame, seconds from the first sample."""
         return (torch.arange(n_frames) * self.frame_step + self.receptive_field / 2) / self.config.sample_rate
 
-    def layers(self, waves: torch.Tensor) -> PyanNetOutputs:
-        """Audio [B, N] float32 at 16 kHz -> the outputs of the LSTM, the last linear layer and the classifier."""
+    def layers(self, waves: torch.Tensor, max_batch: int = 16) -> PyanNetOutputs:
+        """Audio [B, N] float32 at 16 kHz -> the outputs of the LSTM, the last linear layer and the classifier.
+
+        At most ``max_batch`` chunks go through at once (SincNet's first layer holds 80 x N / 10 floats
+        per chunk); every chunk is independent of the others, so the result does not depend on it."""
+        if len(waves) > max_batch:
+            parts = [self.layers(waves[lo:lo + max_batch], max_batch) for lo in range(0, len(waves), max_batch)]
+            return PyanNetOutputs(*(torch.cat([getattr(p, f) for p in parts]) for f in ("lstm", "linear", "log_probs")))
         x = self.sincnet(waves.unsqueeze(1)).transpose(1, 2)  # [B, F, 60]
         lstm, _ = self.lstm(x)
         h = lstm

@@ -34,7 +34,7 @@ def refine(audio: str | Path, turns: "list[Turn] | Any", model: str | Path | Non
     """Refine one file's speaker changes: ``turns`` (a list of `Turn` or a pyannote ``Annotation``)
     -> the same type with the changes moved.
 
-    ``model``: a shipped name (default ``contrastive-librisim``), a classical refiner or a
+    ``model``: a shipped name (default ``contrastive-seg``), a classical refiner or a
     checkpoint path; ``threshold``: move a change only above this confidence (default: the
     model's own); ``refine_edges`` also moves speech onsets / offsets next to silence.
 
