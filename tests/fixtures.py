@@ -98,3 +98,23 @@ def synthetic_cache(path: Path, n: int = 48, seed: int = 0, feature_name: str = 
             "change_index": np.where(has_change, np.arange(n), -1), "difficulty": difficulty.astype(np.int8),
             "source": (~has_change).astype(np.int8)})
     return path
+
+
+def tiny_contrastive_checkpoint(path: Path) -> Path:
+    """A random contrastive model on fbank + the dummy embedder (no trained weights, any prediction)."""
+    import torch
+
+    from diarefine.embeddings import EMBEDDERS
+    from diarefine.features import FEATURES
+    from diarefine.models import MODELS, save_checkpoint
+
+    torch.manual_seed(0)
+    model = MODELS.build("contrastive", feature_dim=80, embedding_dim=32, channels=16, cond_dim=16,
+                         dilations=[1, 2], dropout=0.0)
+    with torch.no_grad():  # a strong random prior makes some predictions confident, so changes move
+        model.position_prior.normal_(0, 3.0)
+    features = FEATURES.build("fbank")
+    embedder = EMBEDDERS.build({"name": "dummy", "dim": 32})
+    cache_config = {"features": features.describe(), "embeddings": embedder.describe(),
+                    "window": {"window_s": 4.0, "n_frames": 200, "sample_rate": 16000}}
+    return save_checkpoint(path, model, cache_config)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
+from fixtures import tiny_contrastive_checkpoint
 
 from diarefine import refine
 from diarefine.audio import audio_info, load_audio
@@ -18,10 +18,14 @@ from diarefine.changes import find_changes
 from diarefine.cli import main
 from diarefine.embeddings import EMBEDDERS, ProfileConfig
 from diarefine.errors import DiarefineError, InputFileError
-from diarefine.features import FEATURES
-from diarefine.models import MODELS, load_checkpoint, save_checkpoint
+from diarefine.models import load_checkpoint
 from diarefine.refine import Refiner
-from diarefine.refine.resolve import DEFAULT_MODEL, SHIPPED_MODELS, default_front_end, resolve_model
+from diarefine.refine.resolve import (
+    DEFAULT_MODEL,
+    SHIPPED_MODELS,
+    default_front_end,
+    resolve_model,
+)
 from diarefine.rttm import format_rttm, merge_turns, read_rttm, to_annotation
 from diarefine.samples import bundled_sample, jitter_changes
 from diarefine.types import Turn
@@ -31,17 +35,7 @@ SAMPLE = bundled_sample()
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    """A random contrastive model on fbank + the dummy embedder (no trained weights, any prediction)."""
-    torch.manual_seed(0)
-    model = MODELS.build("contrastive", feature_dim=80, embedding_dim=32, channels=16, cond_dim=16,
-                        dilations=[1, 2], dropout=0.0)
-    with torch.no_grad():  # a strong random prior makes some predictions confident, so changes move
-        model.position_prior.normal_(0, 3.0)
-    features = FEATURES.build("fbank")
-    embedder = EMBEDDERS.build({"name": "dummy", "dim": 32})
-    cache_config = {"features": features.describe(), "embeddings": embedder.describe(),
-                    "window": {"window_s": 4.0, "n_frames": 200, "sample_rate": 16000}}
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", model, cache_config)
+    return tiny_contrastive_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_reads_interleaved_files_grouped_and_sorted(rttm_file: Path) -> None:
 @pytest.mark.parametrize(
     "line, reason",
     [
-        ("SPEAKER f 1 0.0 1.0 <NA> <NA> A <NA>", "expected 10 fields"),
+        ("SPEAKER f 1 0.0 1.0 <NA> <NA> A", "expected 10 fields"),
         ("SPEAKER f 1 0.0 1.0 <NA> <NA> A <NA> <NA> extra", "expected 10 fields"),
         ("SPEAKER f 1 zero 1.0 <NA> <NA> A <NA> <NA>", "start time 'zero' is not a number"),
         ("SPEAKER f 1 0.0 -1.0 <NA> <NA> A <NA> <NA>", "duration '-1.0' is negative"),

@@ -231,17 +231,18 @@ def report_markdown(analysis: BoundaryAnalysis, title: str = "Boundary-error ana
 
 
 def write_report(analysis: BoundaryAnalysis, out_dir: str | Path, title: str = "Boundary-error analysis") -> list[Path]:
-    """Write report.md, report.json, offset_histogram.json and the PNG figures to ``out_dir``."""
-    from .fileio import atomic_write_text, write_json
+    """Write report.md, report.json, offset_histogram.json and the PNG figures to ``out_dir`` (all or none)."""
+    from .fileio import OutputSet, atomic_write_text, write_json
     from .plots import plot_distance_cdf, plot_offset_histogram
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.md", out / "report.json", out / "offset_histogram.json",
              out / "offset_histogram.png", out / "distance_cdf.png"]
-    atomic_write_text(paths[0], report_markdown(analysis, title))
-    write_json(paths[1], analysis.to_dict())
-    write_json(paths[2], analysis.offset_histogram())
-    plot_offset_histogram(analysis.score.boundary.offsets_s, paths[3], title=title)
-    plot_distance_cdf(analysis.ref_to_hyp_distances_s, analysis.hyp_to_ref_distances_s, paths[4], title=title)
+    with OutputSet(dirs=[out]) as outputs:
+        atomic_write_text(outputs.path(paths[0]), report_markdown(analysis, title))
+        write_json(outputs.path(paths[1]), analysis.to_dict())
+        write_json(outputs.path(paths[2]), analysis.offset_histogram())
+        plot_offset_histogram(analysis.score.boundary.offsets_s, outputs.path(paths[3]), title=title)
+        plot_distance_cdf(analysis.ref_to_hyp_distances_s, analysis.hyp_to_ref_distances_s, outputs.path(paths[4]),
+                          title=title)
     return paths

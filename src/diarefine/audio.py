@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 #: File name endings treated as audio when folders are searched (anything libsndfile reads).
 AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".sph"})
-#: Turns may end this much after the audio (rounding in RTTM files) before the pair is refused.
-LENGTH_TOLERANCE_S: Seconds = 0.1
+#: Turns may end this much after the audio (hand labels rounded up, e.g. to 0.5 s) before the pair is
+#: refused as a wrong or truncated audio file; `refine` clips such turns to the audio with a warning.
+LENGTH_TOLERANCE_S: Seconds = 1.0
 #: Native audio read on each side of a window so that the resampling filter has context.
 RESAMPLE_MARGIN_S: Seconds = 0.05
 

@@ -32,34 +32,40 @@ def to_frame(t: Seconds, frame_s: Seconds = GRID_S) -> int:
 
 
 def _single_speaker_runs(turns: Sequence[Turn], speakers: list[str], frame_s: Seconds):
-    """Runs of frames where exactly one speaker is active, and the active-speaker count.
+    """Runs of grid frames where exactly one speaker is active, and how much overlap lies before each point.
 
-    Returns ``(runs, count)`` where ``runs`` is an int array [n_runs, 3] of
-    (first_frame, end_frame_exclusive, speaker_index) and ``count`` [n_frames] is the number
-    of active speakers per frame.
+    Works on the points where some turn starts or ends, not on every frame, so memory grows with
+    the number of turns whatever the times (a file in milliseconds by mistake cannot make it huge).
+    Returns ``(runs, points, overlap_before)``: ``runs`` an int array [n_runs, 3] of (first_frame,
+    end_frame_exclusive, speaker_index); ``points`` [P] the sorted frames where the active set
+    changes (every run boundary is one); ``overlap_before`` [P] the frames with two or more active
+    speakers before each point.
     """
     index = {speaker: i for i, speaker in enumerate(speakers)}
     starts = np.array([to_frame(t.start, frame_s) for t in turns], dtype=np.int64)
     ends = np.array([to_frame(t.end, frame_s) for t in turns], dtype=np.int64)
     ids = np.array([index[t.speaker] + 1 for t in turns], dtype=np.int64)
-    n_frames = int(ends.max()) + 1
-    count_delta = np.zeros(n_frames + 1, dtype=np.int64)
-    id_delta = np.zeros(n_frames + 1, dtype=np.int64)
-    np.add.at(count_delta, starts, 1)
-    np.add.at(count_delta, ends, -1)
-    np.add.at(id_delta, starts, ids)
-    np.add.at(id_delta, ends, -ids)
-    count = np.cumsum(count_delta)[:n_frames]
-    id_sum = np.cumsum(id_delta)[:n_frames]
+    points = np.unique(np.concatenate([starts, ends]))
+    at_start, at_end = np.searchsorted(points, starts), np.searchsorted(points, ends)
+    count_delta = np.zeros(points.size, dtype=np.int64)
+    id_delta = np.zeros(points.size, dtype=np.int64)
+    np.add.at(count_delta, at_start, 1)
+    np.add.at(count_delta, at_end, -1)
+    np.add.at(id_delta, at_start, ids)
+    np.add.at(id_delta, at_end, -ids)
+    count = np.cumsum(count_delta)[:-1]  # [P - 1]: active speakers on [points[k], points[k + 1])
+    id_sum = np.cumsum(id_delta)[:-1]
+    lengths = np.diff(points)
+    overlap_before = np.concatenate([[0], np.cumsum(np.where(count >= 2, lengths, 0))])
     label = np.where(count == 1, id_sum - 1, -1)
-    # Run boundaries: wherever the label changes.
+    # Runs: maximal stretches of segments with the same label (segments are contiguous).
     edges = np.flatnonzero(np.diff(label)) + 1
-    run_starts = np.concatenate([[0], edges])
-    run_ends = np.concatenate([edges, [n_frames]])
-    run_labels = label[run_starts]
-    keep = run_labels >= 0
-    runs = np.stack([run_starts[keep], run_ends[keep], run_labels[keep]], axis=1)
-    return runs, count
+    first = np.concatenate([[0], edges]).astype(np.int64)
+    last = np.concatenate([edges, [label.size]]).astype(np.int64)
+    keep = label[first] >= 0 if label.size else np.zeros(0, bool)
+    runs = np.stack([points[first[keep]], points[last[keep]], label[first[keep]]], axis=1) if label.size \
+        else np.zeros((0, 3), np.int64)
+    return runs, points, overlap_before
 
 
 def file_changes(
@@ -76,13 +82,14 @@ def file_changes(
         raise ValueError(f"file_changes expects the turns of one file, got {sorted(file_ids)}")
     file_id = turns[0].file_id
     speakers = sorted({t.speaker for t in turns})
-    runs, count = _single_speaker_runs(turns, speakers, frame_s)
+    runs, points, overlap_before = _single_speaker_runs(turns, speakers, frame_s)
     max_sep_frames = max_separation_s / frame_s + 1e-6
     changes = []
     for (_, left_end, left_id), (right_start, _, right_id) in zip(runs[:-1], runs[1:]):
         if left_id == right_id or right_start - left_end > max_sep_frames:
             continue
-        n_overlap = int(np.count_nonzero(count[left_end:right_start] >= 2))
+        n_overlap = int(overlap_before[np.searchsorted(points, right_start)]
+                        - overlap_before[np.searchsorted(points, left_end)])
         changes.append(
             Change(
                 file_id=file_id,
@@ -152,12 +159,24 @@ def _move_in_file(file_turns: Sequence[Turn], changes: Sequence[Change], order: 
     by_speaker: dict[str, list[int]] = defaultdict(list)
     for i, t in enumerate(file_turns):
         by_speaker[t.speaker].append(i)
+    # Each change must keep some of its two single-speaker runs: a move that swallowed the left run
+    # into an overlap (or the right one) would delete the change instead of moving it.
+    speakers = sorted({t.speaker for t in file_turns})
+    runs = _single_speaker_runs(file_turns, speakers, frame_s)[0] if file_turns else np.zeros((0, 3), np.int64)
+    run_start_by_end = {int(end): int(start) for start, end, _ in runs}
+    run_end_by_start = {int(start): int(end) for start, end, _ in runs}
     n_moved = n_clamped = 0
     for rank, ci in enumerate(order):
         change = changes[ci]
         left, right = _sides(change, frames, by_speaker, frame_s)
         lo = spans[left][0] + min_duration_s - spans[left][1]
         hi = spans[right][1] - min_duration_s - spans[right][0]
+        left_end, right_start = to_frame(change.left_end, frame_s), to_frame(change.right_start, frame_s)
+        left_run_start = run_start_by_end.get(left_end, left_end) * frame_s
+        if rank > 0 and to_frame(changes[order[rank - 1]].right_start, frame_s) * frame_s == left_run_start:
+            left_run_start += applied[order[rank - 1]] - changes[order[rank - 1]].time  # moved with its change
+        lo = max(lo, left_run_start + min_duration_s - change.left_end)
+        hi = min(hi, run_end_by_start.get(right_start, right_start) * frame_s - min_duration_s - change.right_start)
         if rank > 0:
             lo = max(lo, applied[order[rank - 1]] + min_spacing_s - change.time)
         if rank + 1 < len(order):

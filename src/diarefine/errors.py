@@ -20,6 +20,15 @@ class InputFileError(DiarefineError):
         super().__init__(f"{where}: {reason}")
 
 
+class OutputError(DiarefineError):
+    """An output location cannot be written (missing permission, a file where a folder must be, ...)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: cannot write here: {reason}")
+
+
 class MismatchError(DiarefineError):
     """Two inputs that must agree (file ids of reference and hypothesis, ...) do not."""
 

@@ -1,18 +1,32 @@
 """Strict RTTM and UEM reading and writing, turn merging, and pyannote.core conversion.
 
-RTTM ``SPEAKER`` line (10 whitespace-separated fields)::
+RTTM ``SPEAKER`` line (10 whitespace-separated fields; 9, without the last ``<NA>``, as several
+tools and published references write them, are read too)::
 
     SPEAKER <file> <chan> <start> <dur> <NA> <NA> <speaker> <NA> <NA>
 
 UEM line: ``<file> <chan> <start> <end>``. Files may interleave several file ids; readers
 return turns grouped by file id and sorted. Comments (``#`` or ``;;``) and blank lines are
-allowed. Any malformed line raises `InputFileError` naming path, line number and reason.
+allowed; ``# diarefine: no speech in file <file id>`` (what `write_rttm` writes for a file id
+with no turn) reads back as that file id with no turns. A UTF-8 byte-order mark is dropped.
+
+The domain, and what is refused (`InputFileError` naming path, line number and reason; any
+echoed token is cut to 80 characters):
+
+* fields are separated by spaces or tabs; lines end at ``\\n`` only (see `fileio.split_lines`);
+* times are ASCII decimal numbers (``12``, ``6.690``, ``1e-3``; no ``1_0``, no non-ASCII
+  digits, no ``inf`` / ``nan``), not negative (``-0`` reads as 0), and a turn must end by
+  `units.MAX_RECORDING_S` (7 days): RTTM times are seconds;
+* a turn whose duration is 0 once start and end are on the 1 microsecond storage grid is
+  skipped with a warning (several systems write such lines);
+* file ids, channels and speaker labels are printable (no control, format, separator or
+  bidirectional-override characters: `str.isprintable`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,6 +36,7 @@ from pyannote.core import Annotation, Segment, Timeline
 from .errors import InputFileError
 from .fileio import atomic_write_text, read_text_lines
 from .types import Region, Seconds, Turn
+from .units import MAX_RECORDING_S, quantize_time
 
 log = logging.getLogger(__name__)
 
@@ -31,27 +46,116 @@ IGNORED_RTTM_TYPES = frozenset(
      "IP", "SU", "CB", "A/P", "EDIT", "SPKR-INFO"}
 )
 N_RTTM_FIELDS = 10
+N_RTTM_FIELDS_SHORT = 9  # the last <NA> (signal lookahead time) left out
 N_UEM_FIELDS = 4
+#: The comment `write_rttm` writes for a file id with no speech; read back as that file id with no turns.
+NO_SPEECH_COMMENT = "# diarefine: no speech in file {file_id}"
+_NO_SPEECH = re.compile(r"# diarefine: no speech in file (\S+)")
+_FIELD_SEPARATOR = re.compile(r"[ \t]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # unambiguous: linear time
+#: Longest token read as a number (a 1 microsecond time of 7 days has 13 characters; more is not a time).
+MAX_NUMBER_CHARS = 32
+#: Longest token quoted in an error message.
+MAX_ECHO_CHARS = 80
 
 TurnsByFile = dict[str, list[Turn]]
 RegionsByFile = dict[str, list[Region]]
 
 
-def _is_comment_or_blank(line: str) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith("#") or stripped.startswith(";;")
+def echo(token: str) -> str:
+    """``repr`` of a token for an error message, cut to `MAX_ECHO_CHARS` characters.
+
+    >>> echo("abc"), echo("x" * 100)
+    ("'abc'", "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' (100 characters)")
+    """
+    if len(token) <= MAX_ECHO_CHARS:
+        return repr(token)
+    return f"{token[:MAX_ECHO_CHARS] + '...'!r} ({len(token)} characters)"
+
+
+def _fields(line: str) -> list[str]:
+    """Whitespace-separated fields of a line (spaces and tabs only), [] for a comment or blank line."""
+    stripped = line.strip(" \t")
+    if not stripped or stripped.startswith("#") or stripped.startswith(";;"):
+        return []
+    return _FIELD_SEPARATOR.split(stripped)
 
 
 def _parse_seconds(token: str, what: str, source: str, line_no: int) -> Seconds:
-    try:
-        value = float(token)
-    except ValueError:
-        raise InputFileError(source, f"{what} {token!r} is not a number", line_no) from None
-    if not math.isfinite(value):
-        raise InputFileError(source, f"{what} {token!r} is not finite", line_no)
+    if token.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+        raise InputFileError(source, f"{what} {echo(token)} is not finite", line_no)
+    if len(token) > MAX_NUMBER_CHARS or not _DECIMAL.fullmatch(token):
+        raise InputFileError(source, f"{what} {echo(token)} is not a number (seconds as an ASCII decimal, "
+                                     "e.g. 6.69 or 1e-3)", line_no)
+    value = float(token) + 0.0  # + 0.0 turns -0.0 into 0.0
     if value < 0:
-        raise InputFileError(source, f"{what} {token!r} is negative", line_no)
+        raise InputFileError(source, f"{what} {echo(token)} is negative", line_no)
+    if value > MAX_RECORDING_S:
+        raise InputFileError(source, f"{what} {echo(token)} is beyond {MAX_RECORDING_S:.0f} s (7 days), the "
+                                     "longest recording diarefine accepts; RTTM and UEM times are in seconds", line_no)
     return value
+
+
+def _parse_label(token: str, what: str, source: str, line_no: int) -> str:
+    if not token.isprintable():
+        bad = next(ch for ch in token if not ch.isprintable())
+        raise InputFileError(source, f"{what} {echo(token)} holds the unprintable character U+{ord(bad):04X}; "
+                                     "use letters, digits and punctuation", line_no)
+    return token
+
+
+def _parse_turn(fields: list[str], source: str, line_no: int) -> Turn | None:
+    """The turn of one SPEAKER line's fields; None when its duration vanishes on the storage grid."""
+    if len(fields) not in (N_RTTM_FIELDS, N_RTTM_FIELDS_SHORT):
+        raise InputFileError(
+            source,
+            f"expected {N_RTTM_FIELDS} fields (SPEAKER file chan start dur <NA> <NA> speaker <NA> <NA>), "
+            f"got {len(fields)}",
+            line_no,
+        )
+    _, file_id, channel, start_tok, dur_tok = fields[:5]
+    file_id = _parse_label(file_id, "file id", source, line_no)
+    channel = _parse_label(channel, "channel", source, line_no)
+    speaker = _parse_label(fields[7], "speaker label", source, line_no)
+    start = _parse_seconds(start_tok, "start time", source, line_no)
+    duration = _parse_seconds(dur_tok, "duration", source, line_no)
+    if speaker == "<NA>":
+        raise InputFileError(source, "speaker label (field 8) is <NA>", line_no)
+    end = start + duration
+    if end > MAX_RECORDING_S:
+        raise InputFileError(source, f"the turn ends at {end:.0f} s, beyond {MAX_RECORDING_S:.0f} s (7 days), the "
+                                     "longest recording diarefine accepts; RTTM times are in seconds", line_no)
+    if quantize_time(end) <= quantize_time(start):
+        return None
+    return Turn(file_id, start, end, speaker, channel)
+
+
+def parse_rttm_with_files(lines: Iterable[str], source: str = "<string>") -> tuple[list[Turn], list[str]]:
+    """`parse_rttm`, plus the file ids that its ``no speech`` comments name (in file order)."""
+    turns: list[Turn] = []
+    silent: list[str] = []
+    n_zero = 0
+    for line_no, line in enumerate(lines, start=1):
+        fields = _fields(line)
+        if not fields:
+            if match := _NO_SPEECH.fullmatch(line.strip(" \t")):
+                silent.append(_parse_label(match[1], "file id", source, line_no))
+            continue
+        kind = fields[0]
+        if kind in IGNORED_RTTM_TYPES:
+            continue
+        if kind != "SPEAKER":
+            raise InputFileError(
+                source, f"unknown RTTM type {echo(kind)}; diarization RTTM lines start with SPEAKER", line_no
+            )
+        turn = _parse_turn(fields, source, line_no)
+        if turn is None:
+            n_zero += 1
+        else:
+            turns.append(turn)
+    if n_zero:
+        log.warning("%s: skipped %d SPEAKER line(s) of zero duration (after rounding to 1 us)", source, n_zero)
+    return turns, silent
 
 
 def parse_rttm(lines: Iterable[str], source: str = "<string>") -> list[Turn]:
@@ -60,40 +164,7 @@ def parse_rttm(lines: Iterable[str], source: str = "<string>") -> list[Turn]:
     >>> parse_rttm(["SPEAKER rec 1 6.690 0.430 <NA> <NA> spk1 <NA> <NA>"])
     [Turn(file_id='rec', start=6.69, end=7.12, speaker='spk1', channel='1')]
     """
-    turns: list[Turn] = []
-    n_zero = 0
-    for line_no, line in enumerate(lines, start=1):
-        if _is_comment_or_blank(line):
-            continue
-        fields = line.split()
-        kind = fields[0]
-        if kind in IGNORED_RTTM_TYPES:
-            continue
-        if kind != "SPEAKER":
-            raise InputFileError(
-                source, f"unknown RTTM type {kind!r}; diarization RTTM lines start with SPEAKER", line_no
-            )
-        if len(fields) != N_RTTM_FIELDS:
-            raise InputFileError(
-                source,
-                f"expected {N_RTTM_FIELDS} fields "
-                "(SPEAKER file chan start dur <NA> <NA> speaker <NA> <NA>), "
-                f"got {len(fields)}",
-                line_no,
-            )
-        _, file_id, channel, start_tok, dur_tok = fields[:5]
-        speaker = fields[7]
-        start = _parse_seconds(start_tok, "start time", source, line_no)
-        duration = _parse_seconds(dur_tok, "duration", source, line_no)
-        if speaker == "<NA>":
-            raise InputFileError(source, "speaker label (field 8) is <NA>", line_no)
-        if duration == 0.0:
-            n_zero += 1
-            continue
-        turns.append(Turn(file_id, start, start + duration, speaker, channel))
-    if n_zero:
-        log.warning("%s: skipped %d zero-duration SPEAKER line(s)", source, n_zero)
-    return turns
+    return parse_rttm_with_files(lines, source)[0]
 
 
 def parse_uem(lines: Iterable[str], source: str = "<string>") -> list[Region]:
@@ -104,18 +175,20 @@ def parse_uem(lines: Iterable[str], source: str = "<string>") -> list[Region]:
     """
     regions: list[Region] = []
     for line_no, line in enumerate(lines, start=1):
-        if _is_comment_or_blank(line):
+        fields = _fields(line)
+        if not fields:
             continue
-        fields = line.split()
         if len(fields) != N_UEM_FIELDS:
             raise InputFileError(
                 source, f"expected {N_UEM_FIELDS} UEM fields (file chan start end), got {len(fields)}", line_no
             )
         file_id, channel, start_tok, end_tok = fields
+        file_id = _parse_label(file_id, "file id", source, line_no)
+        channel = _parse_label(channel, "channel", source, line_no)
         start = _parse_seconds(start_tok, "start time", source, line_no)
         end = _parse_seconds(end_tok, "end time", source, line_no)
-        if end <= start:
-            raise InputFileError(source, f"end time {end_tok} is not after start time {start_tok}", line_no)
+        if quantize_time(end) <= quantize_time(start):
+            raise InputFileError(source, f"end time {end_tok[:MAX_ECHO_CHARS]} is not after start time {start_tok[:MAX_ECHO_CHARS]}", line_no)
         regions.append(Region(file_id, start, end, channel))
     return regions
 
@@ -131,12 +204,19 @@ def format_time(t: Seconds) -> str:
     return text + "0" * max(0, 3 - decimals)
 
 
-def format_rttm(turns: Iterable[Turn]) -> str:
-    """RTTM text for turns, sorted by file id and time."""
-    return "".join(
+def format_rttm(turns: Iterable[Turn], file_ids: Iterable[str] = ()) -> str:
+    """RTTM text for turns, sorted by file id and time; each of ``file_ids`` with no turn gets a
+    ``no speech`` comment line, so that the file reads back as that file id with no turns.
+
+    >>> format_rttm([], ["rec"])
+    '# diarefine: no speech in file rec\\n'
+    """
+    turns = sorted(turns)
+    silent = sorted(set(file_ids) - {t.file_id for t in turns})
+    return "".join(NO_SPEECH_COMMENT.format(file_id=file_id) + "\n" for file_id in silent) + "".join(
         f"SPEAKER {t.file_id} {t.channel} {format_time(t.start)} {format_time(t.duration)} "
         f"<NA> <NA> {t.speaker} <NA> <NA>\n"
-        for t in sorted(turns)
+        for t in turns
     )
 
 
@@ -157,14 +237,16 @@ def group_by_file(items: Iterable[Turn] | Iterable[Region]) -> dict:
 
 
 def read_rttm(path: str | Path, allow_empty: bool = False) -> TurnsByFile:
-    """Read one RTTM file into turns grouped by file id (raw: not merged).
+    """Read one RTTM file into turns grouped by file id (raw: not merged); a file id that only a
+    ``no speech`` comment names maps to no turns.
 
-    An RTTM with no SPEAKER line is an error unless ``allow_empty``.
+    An RTTM with no SPEAKER line and no such comment is an error unless ``allow_empty``.
     """
-    turns = parse_rttm(read_text_lines(path), source=str(path))
-    if not turns and not allow_empty:
+    turns, silent = parse_rttm_with_files(read_text_lines(path), source=str(path))
+    if not turns and not silent and not allow_empty:
         raise InputFileError(path, "no SPEAKER lines: the RTTM is empty")
-    return group_by_file(turns)
+    grouped = group_by_file(turns)
+    return {file_id: grouped.get(file_id, []) for file_id in sorted(set(grouped) | set(silent))}
 
 
 def read_uem(path: str | Path) -> RegionsByFile:
@@ -175,9 +257,10 @@ def read_uem(path: str | Path) -> RegionsByFile:
     return group_by_file(regions)
 
 
-def write_rttm(turns: Iterable[Turn], path: str | Path) -> None:
-    """Write turns as RTTM (atomically: a temporary file renamed when complete)."""
-    atomic_write_text(path, format_rttm(turns))
+def write_rttm(turns: Iterable[Turn], path: str | Path, file_ids: Iterable[str] = ()) -> None:
+    """Write turns as RTTM (atomically: a temporary file renamed when complete); ``file_ids`` with no
+    turn are written as ``no speech`` comments (see `format_rttm`)."""
+    atomic_write_text(path, format_rttm(turns, file_ids))
 
 
 def write_uem(regions: Iterable[Region], path: str | Path) -> None:

@@ -28,6 +28,9 @@ GRID_S: Seconds = 0.01
 #: Decimals of the storage grid of turn and region times (1 microsecond).
 TIME_DECIMALS = 6
 TIME_RESOLUTION_S: Seconds = 10.0 ** -TIME_DECIMALS
+#: Longest recording diarefine accepts (s): times beyond it in an RTTM or UEM are refused, so a
+#: file written in milliseconds or with a corrupt number cannot make any grid huge.
+MAX_RECORDING_S: Seconds = 7 * 24 * 3600.0
 #: Confidence threshold of checkpoints that do not come with a tuned one (classical refiners'
 #: confidences are calibrated so that 0.5 is their operating point).
 DEFAULT_THRESHOLD = 0.5

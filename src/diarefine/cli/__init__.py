@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,7 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OpenMP threads that wait for work spin for 1,000 iterations, not libgomp's default 300,000, before
+#: they sleep: on a machine busy with other jobs, spinning threads of torch's thread pool burn the
+#: cores they wait for. ``benchmarks/bench_load.py`` (refine on the 30 s sample, 2 cores, two busy
+#: processes): libgomp's default 20.2 s median / 29.0 s worst wall and 16.7 / 25.4 s CPU (7.1 s /
+#: 8.7 s quiet); 1,000: 11.8 / 12.7 s wall, 8.0 / 9.0 s CPU (6.8 s / 7.8 s quiet). OMP_WAIT_POLICY=
+#: PASSIVE or one thread cost 13-35% on a quiet machine. Set before torch is imported; values the
+#: user set win.
+OPENMP_SETTINGS = {"GOMP_SPINCOUNT": "1000"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in OPENMP_SETTINGS.items():
+        os.environ.setdefault(name, value)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="diarefine: %(levelname)s: %(message)s")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import DiarefineError
+from ..fileio import check_output_dir, check_output_file
 from .common import add_jobs, config_from_toml, progress_bar
 
 
@@ -22,6 +23,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     acoustics = {"noise": args.noise, "noise_dir": args.noise_dir, "reverb_prob": args.reverb_prob,
                  "snr_db": tuple(args.snr_db) if args.snr_db else None}
     config = replace(config, acoustics=replace(config.acoustics, **{k: v for k, v in acoustics.items() if v is not None}))
+    check_output_dir(args.out)
     bar, update = progress_bar(config.num_conversations, "simulating", unit="conv")
     with bar:
         summary = simulate_corpus(args.speech_dir, args.out, config, workers=args.jobs, overwrite=args.overwrite,
@@ -35,6 +37,7 @@ def cmd_fit_errors(args: argparse.Namespace) -> int:
     from ..rttm import load_rttms
     from ..simulate.error_models import EmpiricalErrors, fit_histogram, fit_summary_rows, save_error_model
 
+    check_output_file(args.out)
     pairs = [(args.ref, args.hyp)] + [tuple(p) for p in (args.pair or [])]
     loaded = [(load_rttms(r), load_rttms(h)) for r, h in pairs]
     histogram = fit_histogram(loaded)
@@ -51,10 +54,11 @@ def cmd_perturb(args: argparse.Namespace) -> int:
     from ..rttm import load_rttms, write_rttm
     from ..simulate import load_error_model, perturb
 
+    check_output_file(args.out)
     reference = load_rttms(args.ref)
     model = load_error_model(args.error_model)
     turns, stats = perturb([t for ts in reference.values() for t in ts], model, seed=args.seed)
-    write_rttm(turns, args.out)
+    write_rttm(turns, args.out, list(reference))
     print(f"{stats.summary_line()}; wrote {args.out}")
     return 0
 
@@ -70,6 +74,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
                  "seed": args.seed, "features": {"name": args.features} if args.features else None,
                  "embeddings": {"name": args.embedder} if args.embedder else None}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    check_output_file(args.out)
     if (args.corpus is None) == (args.lhotse is None):
         raise DiarefineError("give --corpus DIR or --lhotse RECORDINGS SUPERVISIONS (one of them)")
     recordings = discover_corpus(args.corpus) if args.corpus else from_lhotse(*args.lhotse)

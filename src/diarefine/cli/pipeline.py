@@ -4,6 +4,7 @@ baseline diarizer) and ``demo`` (the main job: diarize -> refine -> score)."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from ..errors import DiarefineError, MismatchError
@@ -12,6 +13,7 @@ from ..units import DEFAULT_THRESHOLD
 from .common import window_bar
 
 DEMO_OUT = "diarefine_demo"
+log = logging.getLogger("diarefine")
 
 
 def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
@@ -33,25 +35,27 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..display import print_table
-    from ..fileio import write_json
+    from ..fileio import OutputSet, write_json
     from ..refine.pipeline import Refiner
     from ..rttm import write_rttm
 
     jobs = _refine_inputs(args)
+    outputs = OutputSet(files=[out for _, out in jobs] + ([args.json] if args.json else []))  # checked now
     refiner = Refiner(args.model, args.threshold, args.device, args.batch_size, refine_edges=args.refine_edges)
     results = []
-    with tqdm(total=len(jobs), desc="refining", unit="file", disable=None if len(jobs) > 1 else True) as overall:
+    with outputs, tqdm(total=len(jobs), desc="refining", unit="file",
+                       disable=None if len(jobs) > 1 else True) as overall:
         for file, out in jobs:
             bar, update = window_bar(file.file_id, position=1 if len(jobs) > 1 else 0)
             with bar:
                 result = refiner.refine_input(file, update)
-            write_rttm(result.turns, out)
+            write_rttm(result.turns, outputs.path(out), [file.file_id])
             results.append(result)
             overall.update()
+        if args.json:
+            write_json(outputs.path(args.json), {"model": refiner.model_name, "threshold": refiner.threshold,
+                                                 "files": [r.summary() for r in results]})
     print_table(*refiner.table(results))
-    if args.json:
-        write_json(args.json, {"model": refiner.model_name, "threshold": refiner.threshold,
-                               "files": [r.summary() for r in results]})
     print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if len(results) > 1 else ""))
     return 0
 
@@ -75,10 +79,12 @@ def cmd_diarize(args: argparse.Namespace) -> int:
     from ..audio import audio_info
     from ..diarize import diarization_table, diarize
     from ..display import print_table
+    from ..fileio import check_output_file
     from ..refine.files import audio_by_id
     from ..rttm import write_rttm
 
     config = _diarize_config(args)
+    check_output_file(args.out)
     files: dict[str, Path] = {}
     for item in args.audio:
         found = audio_by_id(item) if Path(item).is_dir() else {Path(item).stem: Path(item)}
@@ -90,7 +96,10 @@ def cmd_diarize(args: argparse.Namespace) -> int:
         audio_info(path)  # every file readable before any work
     results = {fid: diarize(path, fid, config) for fid, path in
                tqdm(sorted(files.items()), desc="diarizing", unit="file", disable=None if len(files) > 1 else True)}
-    write_rttm([t for r in results.values() for t in r.turns], args.out)
+    for fid, result in results.items():
+        if not result.turns:
+            log.warning("%s: no speech found; written as a comment line that reads back as no turns", fid)
+    write_rttm([t for r in results.values() for t in r.turns], args.out, list(results))
     print_table(*diarization_table(results, config))
     print(f"wrote {args.out}")
     return 0
@@ -98,6 +107,7 @@ def cmd_diarize(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..display import print_table
+    from ..fileio import check_output_dir
     from ..refine.demo import run_demo
     from ..refine.pipeline import Refiner
     from ..rttm import load_uems, merge_turns, read_rttm
@@ -105,6 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if (args.audio is None) != (args.ref is None):
         raise DiarefineError("give both --audio and --ref, or neither (to run on the bundled sample)")
+    check_output_dir(args.out)
     if args.audio is None:
         sample = bundled_sample()
         audio, ref_path, uem_path = sample.audio, sample.rttm, sample.uem

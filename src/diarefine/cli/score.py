@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DiarefineError
+from ..fileio import check_output_dir, check_output_file
 from .common import add_jobs, progress_bar
 
 log = logging.getLogger("diarefine")
@@ -25,6 +26,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ..fileio import write_json
     from ..metrics.scoring import score_rows, score_set
 
+    if args.json:
+        check_output_file(args.json)
     reference, hypotheses, uem = _load_inputs(args.ref, args.hyp, args.uem)
     scores = []
     for path, hypothesis in zip(args.hyp, hypotheses):
@@ -52,6 +55,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     if (args.ref is None) != (args.hyp is None):
         raise DiarefineError("give both REF and HYP, or neither (to analyse the bundled sample)")
+    check_output_dir(args.out)
     if args.ref is None:
         from ..rttm import load_rttms, load_uems, merge_turns
         from ..samples import bundled_sample, jitter_changes

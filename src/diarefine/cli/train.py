@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..fileio import check_output_dir, check_output_file
 from ..refine.resolve import CLASSICAL_REFINERS
 from ..units import DEFAULT_THRESHOLD
 from .common import progress_bar
@@ -16,7 +17,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training import fit, load_train_config
 
     config = load_train_config(args.config, [*(args.set or []), *([f"init={args.init!r}"] if args.init else [])])
-    out = Path(args.out or Path("runs") / (Path(args.config).stem if args.config else config.model["name"]))
+    out = check_output_dir(args.out or Path("runs") / (Path(args.config).stem if args.config else config.model["name"]))
     result = fit(config, out, overfit=args.overfit, progress=not args.quiet)
     if not result.is_global_zero:  # another process of a DDP run: rank 0 reports
         return 0
@@ -32,6 +33,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     from ..fileio import write_json
 
+    for path in (args.json, args.plot):
+        if path:
+            check_output_file(path)
     overrides = {".".join(keys): value for keys, value in map(parse_override, args.model_set or [])}
     classical = () if args.no_classical else CLASSICAL_REFINERS
     bar, update = progress_bar(len(set(args.checkpoints) | set(classical)), "evaluating", unit="model")

@@ -36,6 +36,7 @@ import numpy as np
 
 from ..config import config_hash, diff_dicts
 from ..errors import DiarefineError, InputFileError
+from ..workers import remove_stale_partials
 
 SCHEMA = "diarefine.window_cache/1"
 #: The part of a cache's config a model depends on; `check_config` compares these sections.
@@ -49,12 +50,15 @@ PER_WINDOW = {
 
 
 class CacheWriter:
-    """Append windows to a new cache at ``path`` (via ``path.partial``); `close` renames it into place."""
+    """Append windows to a new cache at ``path`` (via ``path.partial-PID``); `close` renames it into place.
+
+    Partial files of dead processes (runs killed before they could clean up) are removed on start."""
 
     def __init__(self, path: str | Path, config: dict, n_frames: int, feature_dim: int, embedding_dim: int) -> None:
         self.path = Path(path)
         self.tmp = self.path.with_name(f"{self.path.name}.partial-{os.getpid()}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(self.path)
         self.h5 = h5py.File(self.tmp, "w")
         self.h5.attrs.update({"schema": SCHEMA, "config": json.dumps(config, sort_keys=True),
                               "config_hash": config_hash(config), "complete": False})

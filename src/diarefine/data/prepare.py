@@ -11,9 +11,9 @@ audio and windows per worker, whatever the corpus size.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -31,11 +31,16 @@ from ..rttm import merge_turns
 from ..simulate.error_models import DEFAULT_ERROR_MODEL, load_error_model
 from ..simulate.perturb import perturb_file
 from ..units import SAMPLE_RATE, WINDOW_S
+from ..workers import process_pool
 from .cache import CacheWriter
 from .corpus import Recording
 from .windows import difficulty, draw_windows
 
+log = logging.getLogger("diarefine")
+
 FEATURE_BATCH = 64
+#: Audio whose peak stays below this (-80 dBFS) is silent: it gives no training windows.
+SILENT_PEAK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -103,7 +108,8 @@ class WindowBuilder:
         audio = load_audio(recording.audio)
         duration = len(audio) / SAMPLE_RATE
         turns = merge_turns(recording.turns)
-        changes = find_changes(turns)
+        # Silent audio (a wrong or empty file) has nothing to learn from, whatever its RTTM says.
+        changes = find_changes(turns) if np.abs(audio).max(initial=0.0) > SILENT_PEAK else []
         offsets = self.error_model.sample_offsets(len(changes) * c.draws_per_change, self.rng(recording.file_id, 0))
         specs = draw_windows(changes, turns, duration, offsets.reshape(len(changes), c.draws_per_change),
                              self.error_model.false_change_rate, self.rng(recording.file_id, 1), c.window_s)
@@ -178,14 +184,21 @@ def prepare_cache(recordings: Sequence[Recording], out: str | Path, config: Prep
             _consume(results, writer, progress, audio)
         else:
             threads = max(1, torch.get_num_threads() // workers)
-            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config, threads)) as pool:
+            with process_pool(workers, _init_worker, (config, threads)) as pool:
                 _consume(pool.map(_build_in_worker, recordings), writer, progress, audio)
         n = writer.n
     return Path(out), n
 
 
 def _consume(results, writer: CacheWriter, progress, audio: dict[str, Path]) -> None:
+    unusable = []
     for done, (file_id, arrays) in enumerate(results, 1):
+        if len(arrays["features"]) == 0:
+            unusable.append(file_id)
         writer.append(file_id, arrays, audio[file_id])
         if progress:
             progress(done, writer.n)
+    if unusable:
+        log.warning("%d of %d recording(s) gave no training window (silent audio, or no speaker change in "
+                    "the reference: too short or one speaker): %s%s", len(unusable), done, ", ".join(unusable[:5]),
+                    " ..." if len(unusable) > 5 else "")

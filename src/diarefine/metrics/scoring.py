@@ -8,7 +8,6 @@ afterwards in file-id order, so they do not depend on ``jobs``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from pyannote.core import Segment, Timeline
@@ -18,6 +17,7 @@ from ..display import percent, seconds
 from ..errors import MismatchError
 from ..rttm import to_annotation, to_timeline
 from ..types import Change, Region, Seconds, Turn
+from ..workers import process_pool
 from .boundary import BoundaryMetrics, boundary_metrics
 from .der import DER_CONVENTIONS, HEADLINE, MDEVAL, DerComponents, DerResult, default_uem, file_der
 
@@ -144,7 +144,7 @@ def score_set(
     tasks.sort(key=lambda task: -(len(task[1]) + len(task[2])))
     results = []
     if jobs > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        with process_pool(min(jobs, len(tasks))) as pool:
             for result in pool.map(_score_one_file, tasks, chunksize=1):
                 results.append(result)
                 if progress:

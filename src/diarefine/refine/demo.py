@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..audio import audio_info, check_audio_covers
 from ..changes import find_changes
 from ..diarize import Diarization, DiarizeConfig, diarize
 from ..errors import DiarefineError
-from ..fileio import write_json
+from ..fileio import OutputSet, write_json
 from ..models import classical_like
 from ..plots import plot_timelines
 from ..rttm import write_rttm
@@ -56,6 +57,7 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     if len(file_ids) != 1:
         raise DiarefineError(f"the demo scores one recording; the reference has file ids {file_ids}")
     file_id = file_ids[0]
+    check_audio_covers(audio_info(audio), max(t.end for t in reference), file_id)  # the reference too
     diarization = None
     if hypothesis is None:
         diarization = diarize(audio, file_id, diarize_config)
@@ -73,15 +75,16 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     comparison = compare({file_id: list(reference)}, {name: {file_id: turns} for name, turns in versions.items()},
                          uem={file_id: list(uem)} if uem else None, moves=moves)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / "hypothesis.rttm", out_dir / "refined.rttm", out_dir / "scores.json", out_dir / "timelines.png"]
-    write_rttm(hypothesis, outputs[0])
-    write_rttm(refinement.turns, outputs[1])
-    write_json(outputs[2], {"audio": str(audio), "model": refiner.model_name, "threshold": refiner.threshold,
-                            **comparison.to_dict(), "refinement": refinement.summary()})
     tracks = {"reference": list(reference), HYPOTHESIS: hypothesis, REFINED: refinement.turns}
-    plot_timelines(tracks, outputs[3], f"{file_id}: reference, {'diarize' if diarization else 'given'} hypothesis, "
-                                       f"refined ({refiner.model_name}, threshold {refiner.threshold:g}); "
-                                       "lines: speaker changes",
-                   marks_s={name: [c.time for c in find_changes(turns)] for name, turns in tracks.items()})
+    with OutputSet(dirs=[out_dir]) as staged:  # all four files or none
+        write_rttm(hypothesis, staged.path(outputs[0]), [file_id])
+        write_rttm(refinement.turns, staged.path(outputs[1]), [file_id])
+        write_json(staged.path(outputs[2]), {"audio": str(audio), "model": refiner.model_name,
+                                             "threshold": refiner.threshold, **comparison.to_dict(),
+                                             "refinement": refinement.summary()})
+        plot_timelines(tracks, staged.path(outputs[3]),
+                       f"{file_id}: reference, {'diarize' if diarization else 'given'} hypothesis, "
+                       f"refined ({refiner.model_name}, threshold {refiner.threshold:g}); lines: speaker changes",
+                       marks_s={name: [c.time for c in find_changes(turns)] for name, turns in tracks.items()})
     return DemoResult(comparison, refinement, diarization, outputs)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,6 +25,7 @@ from ..errors import DiarefineError
 from ..rttm import write_rttm, write_uem
 from ..types import Region
 from ..units import SAMPLE_RATE
+from ..workers import process_pool
 from .acoustics import add_noise, coloured_noise, looped, reverberate, synthetic_rir
 from .conversation import TurnTaking, build_conversation
 from .sources import find_speech_files, load_source
@@ -179,7 +179,7 @@ def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp:
 def _run_jobs(jobs: list[Job], config: SimulationConfig, noise_files: list[str], workers: int, progress) -> list[dict]:
     args = [(job, config, noise_files) for job in jobs]
     entries: list[dict] = []
-    pool = ProcessPoolExecutor(workers) if workers > 1 else None
+    pool = process_pool(workers) if workers > 1 else None
     try:
         results = pool.map(_render_star, args, chunksize=4) if pool else map(_render_star, args)
         for entry in results:
