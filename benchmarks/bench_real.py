@@ -5,7 +5,8 @@
 
 Hypotheses, per recording: (i) the reference perturbed with the ``empirical`` error model
 (real-system-like boundary errors, nothing else wrong), once per seed (``--seeds``, default
-5), and (ii) ``diarefine diarize``'s output. For each source the table pools collar-0 DER
+5), and (ii) ``diarefine diarize``'s output, of the default (segmentation-3.0) and of the
+simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
 every classical refiner, every model of ``--models``, each at its own threshold or at each of
 ``--thresholds``): the relative change of DER, the share of the oracle's gain it reaches, and
@@ -23,7 +24,7 @@ from dataclasses import replace
 
 from diarefine.audio import audio_info
 from diarefine.data.corpus import Recording, discover_corpus
-from diarefine.diarize import diarize
+from diarefine.diarize import DiarizeConfig
 from diarefine.display import percent, print_table
 from diarefine.metrics.der import HEADLINE
 from diarefine.refine.compare import change_oracle, compare
@@ -32,6 +33,7 @@ from diarefine.refine.pipeline import Refiner, apply_predictions
 from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
+from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
 from diarefine.simulate import load_error_model, perturb
 
 WORSE_POINTS = 0.0005  # a hypothesis counts as made worse when its DER rises by more than 0.05 points
@@ -47,8 +49,9 @@ def recordings(corpora: list[str], sample: bool) -> list[Recording]:
 
 def hypotheses(recs: list[Recording], source: str, seeds: int) -> dict[str, tuple[Recording, list]]:
     """Hypothesis id -> (its recording, its turns); perturbed copies are ``<file id>#<seed>``."""
-    if source == "diarize":
-        return {r.file_id: (r, diarize(r.audio, r.file_id).turns) for r in recs}
+    if source.startswith("diarize"):
+        config = DiarizeConfig() if source == "diarize-simple" else SegmentationDiarizeConfig()
+        return {r.file_id: (r, run_diarizer(r.audio, r.file_id, config).turns) for r in recs}
     model = load_error_model("empirical")
     out = {}
     for r in recs:
@@ -99,7 +102,9 @@ def main() -> None:
     parser.add_argument("--corpus", nargs="*", default=[], help="corpus folders (audio/ rttm/ uem/), e.g. ami-debug/dev")
     parser.add_argument("--sample", action="store_true", help="also the bundled sample")
     parser.add_argument("--seeds", type=int, default=5, help="perturbed copies of each reference")
-    parser.add_argument("--sources", nargs="+", choices=["perturb", "diarize"], default=["perturb", "diarize"])
+    parser.add_argument("--sources", nargs="+", choices=["perturb", "diarize", "diarize-simple"],
+                        default=["perturb", "diarize", "diarize-simple"],
+                        help="diarize: the default segmentation-3.0 diarizer; diarize-simple: the simple one")
     parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
                         help="checkpoints, shipped or classical names (default: %(default)s)")
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")

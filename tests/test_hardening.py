@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diarefine.audio import load_audio
-from diarefine.changes import find_changes
+from diarefine.changes import find_changes, move_changes
 from diarefine.cli import main
 from diarefine.errors import InputFileError
 from diarefine.refine import Refiner
@@ -272,6 +272,17 @@ def test_write_then_read_round_trips_exactly(rows, silent: list[str]) -> None:
     text = format_rttm(turns, silent)
     read, files = parse_rttm_with_files(text.split("\n"))
     assert sorted(read) == turns and set(files) == set(silent) - {t.file_id for t in turns}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 760), st.integers(1, 300), st.sampled_from("ABC")), min_size=1, max_size=7),
+       st.lists(st.floats(-2.0, 2.0), min_size=7, max_size=7))
+def test_moving_changes_anywhere_keeps_every_change(rows, shifts: list[float]) -> None:
+    turns = [Turn("f", s / 100, min(8.0, (s + d) / 100), spk) for s, d, spk in rows]
+    changes = find_changes(turns)
+    moved = move_changes(turns, changes, [c.time + shift for c, shift in zip(changes, shifts)]).turns
+    assert all(t.end > t.start >= 0 for t in moved)
+    assert len(find_changes(moved)) == len(changes)  # none swallowed, none crossed a neighbour
 
 
 @pytest.fixture(scope="module")

@@ -177,6 +177,8 @@ def _move_in_file(file_turns: Sequence[Turn], changes: Sequence[Change], order: 
             left_run_start += applied[order[rank - 1]] - changes[order[rank - 1]].time  # moved with its change
         lo = max(lo, left_run_start + min_duration_s - change.left_end)
         hi = min(hi, run_end_by_start.get(right_start, right_start) * frame_s - min_duration_s - change.right_start)
+        if any(f0 < right_start and f1 > left_end for i, (f0, f1) in enumerate(frames) if i not in (left, right)):
+            lo, hi = 1.0, 0.0  # a third speaker overlaps the separation: shifting these two turns would not move it
         if rank > 0:
             lo = max(lo, applied[order[rank - 1]] + min_spacing_s - change.time)
         if rank + 1 < len(order):
@@ -206,8 +208,10 @@ def move_changes(
     Moving a change by ``delta`` keeps the gap or overlap between the two turns. A move is
     clamped (and counted) where it would give a turn a duration below ``min_duration_s`` or
     bring the change within ``min_spacing_s`` of (or past) a neighbouring change of the same
-    file. ``changes`` must be change points of ``turns`` (as from `find_changes`). Changes
-    are applied in time order, each checked against its neighbours' final positions.
+    file, or swallow either single-speaker run of the change into an overlap (which would delete
+    the change); a change whose separating overlap holds a third speaker is not moved.
+    ``changes`` must be change points of ``turns`` (as from `find_changes`). Changes are applied
+    in time order, each checked against its neighbours' final positions.
 
     >>> turns = [Turn("f", 0, 5, "A"), Turn("f", 6, 9, "B")]
     >>> result = move_changes(turns, find_changes(turns), [5.8])

@@ -50,6 +50,9 @@ class DiarizeConfig:
     smoothing_s: Seconds = 0.25  # median filter over frame labels
     embeddings: str = "resemblyzer"
 
+    def describe(self) -> str:
+        return f"silero-vad + resemblyzer + {self.clustering} clustering"
+
     def __post_init__(self) -> None:
         if not 0 < self.hop_s <= self.window_s:
             raise ValueError("need 0 < hop_s <= window_s")
@@ -255,13 +258,12 @@ class Diarization:
     seconds: float  # wall-clock time
 
 
-def diarization_table(results: Mapping[str, Diarization],
-                      config: DiarizeConfig) -> tuple[str, list[str], list[list[str]]]:
+def diarization_table(results: Mapping[str, Diarization], config) -> tuple[str, list[str], list[list[str]]]:
     """(title, header, rows) of ``diarefine diarize``: per file, speakers, turns, speech, length and
-    real-time factor."""
+    real-time factor; ``config`` (either built-in diarizer's) names the method."""
     rows = [[fid, str(r.n_speakers), str(len(r.turns)), f"{r.speech_s:.1f}", f"{r.duration_s:.1f}",
              f"{r.seconds / r.duration_s:.4f}"] for fid, r in results.items()]
-    return (f"diarefine diarize (silero-vad + resemblyzer + {config.clustering} clustering)",
+    return (f"diarefine diarize ({config.describe()})",
             ["file", "speakers", "turns", "speech s", "audio s", "RTF"], rows)
 
 

@@ -36,14 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: OpenMP threads that wait for work spin for 1,000 iterations, not libgomp's default 300,000, before
+#: OpenMP threads that wait for work spin for 10,000 iterations, not libgomp's default 300,000, before
 #: they sleep: on a machine busy with other jobs, spinning threads of torch's thread pool burn the
 #: cores they wait for. ``benchmarks/bench_load.py`` (refine on the 30 s sample, 2 cores, two busy
-#: processes): libgomp's default 20.2 s median / 29.0 s worst wall and 16.7 / 25.4 s CPU (7.1 s /
-#: 8.7 s quiet); 1,000: 11.8 / 12.7 s wall, 8.0 / 9.0 s CPU (6.8 s / 7.8 s quiet). OMP_WAIT_POLICY=
-#: PASSIVE or one thread cost 13-35% on a quiet machine. Set before torch is imported; values the
-#: user set win.
-OPENMP_SETTINGS = {"GOMP_SPINCOUNT": "1000"}
+#: processes; median / worst of 5): libgomp's default 15.9 / 32.9 s wall, 11.6 / 29.9 s CPU; 10,000:
+#: 13.4 / 16.2 s wall, 9.8 / 12.8 s CPU; quiet, both 7.3-7.4 s (and 25 s for a 5-minute file). 1,000
+#: is a little better under load but 11% slower on a quiet machine. Set before torch is imported;
+#: values the user set win.
+OPENMP_SETTINGS = {"GOMP_SPINCOUNT": "10000"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from ..units import DEFAULT_THRESHOLD
 from .common import window_bar
 
 DEMO_OUT = "diarefine_demo"
+DEFAULT_DIARIZER = "simple"  # segmentation: better on real meetings, not yet on simulated data (README)
 log = logging.getLogger("diarefine")
 
 
@@ -61,14 +62,22 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def _diarize_config(args: argparse.Namespace):
+    """The config of the diarizer ``--method`` names, with the options given."""
     from dataclasses import replace
 
-    from ..diarize import DiarizeConfig
+    if args.method == "simple":
+        from ..diarize import DiarizeConfig as Config
 
-    overrides = {"num_speakers": args.num_speakers, "clustering": args.clustering, "pruning": args.pruning,
-                 "distance_threshold": args.distance_threshold}
+        overrides = {"num_speakers": args.num_speakers, "clustering": args.clustering, "pruning": args.pruning,
+                     "distance_threshold": args.distance_threshold, "max_speakers": args.max_speakers}
+    else:
+        from ..segmentation_diarizer import SegmentationDiarizeConfig as Config
+
+        overrides = {"num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
+                     "max_speakers": args.max_speakers, "distance_threshold": args.distance_threshold,
+                     "step_s": args.step}
     try:
-        return replace(DiarizeConfig(), **{k: v for k, v in overrides.items() if v is not None})
+        return replace(Config(), **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise DiarefineError(f"diarize settings: {exc}") from None
 
@@ -77,7 +86,8 @@ def cmd_diarize(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..audio import audio_info
-    from ..diarize import diarization_table, diarize
+    from ..diarize import diarization_table
+    from ..segmentation_diarizer import run_diarizer
     from ..display import print_table
     from ..fileio import check_output_file
     from ..refine.files import audio_by_id
@@ -94,7 +104,7 @@ def cmd_diarize(args: argparse.Namespace) -> int:
             files[fid] = path
     for path in files.values():
         audio_info(path)  # every file readable before any work
-    results = {fid: diarize(path, fid, config) for fid, path in
+    results = {fid: run_diarizer(path, fid, config) for fid, path in
                tqdm(sorted(files.items()), desc="diarizing", unit="file", disable=None if len(files) > 1 else True)}
     for fid, result in results.items():
         if not result.turns:
@@ -162,10 +172,18 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_diarize_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=["simple", "segmentation"], default=DEFAULT_DIARIZER,
+                   help="simple: silero-vad + resemblyzer + spectral clustering; segmentation: segmentation-3.0 + "
+                        "CAM++ + clustering in the manner of pyannote 3.x (default: %(default)s)")
     p.add_argument("--num-speakers", type=int, help="fix the number of speakers (default: found automatically)")
-    p.add_argument("--clustering", choices=["spectral", "ahc"], help="default: spectral (eigen-gap count)")
-    p.add_argument("--pruning", type=float, help="spectral: share of each affinity row kept (default 0.3)")
-    p.add_argument("--distance-threshold", type=float, help="ahc: cosine distance cut (default 0.35)")
+    p.add_argument("--min-speakers", type=int, help="segmentation: at least this many speakers")
+    p.add_argument("--max-speakers", type=int, help="at most this many speakers (default 20)")
+    p.add_argument("--step", type=float, help="segmentation: hop between 10 s chunks in seconds (default 1)")
+    p.add_argument("--distance-threshold", type=float,
+                   help="segmentation: centroid-linkage cut (default 0.8); simple with --clustering ahc: "
+                        "cosine distance cut (default 0.35)")
+    p.add_argument("--clustering", choices=["spectral", "ahc"], help="simple: default spectral (eigen-gap count)")
+    p.add_argument("--pruning", type=float, help="simple, spectral: share of each affinity row kept (default 0.3)")
 
 
 def add_parsers(sub) -> None:

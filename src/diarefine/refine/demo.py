@@ -14,12 +14,13 @@ from pathlib import Path
 
 from ..audio import audio_info, check_audio_covers
 from ..changes import find_changes
-from ..diarize import Diarization, DiarizeConfig, diarize
+from ..diarize import Diarization, DiarizeConfig
 from ..errors import DiarefineError
 from ..fileio import OutputSet, write_json
 from ..models import classical_like
 from ..plots import plot_timelines
 from ..rttm import write_rttm
+from ..segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer  # noqa: F401 (type of diarize_config)
 from ..types import Region, Turn
 from .compare import Comparison, MoveCounts, compare
 from .files import open_input
@@ -49,7 +50,8 @@ class DemoResult:
 
 def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, refiner: Refiner,
              uem: Sequence[Region] | None = None, hypothesis: Sequence[Turn] | None = None,
-             diarize_config: DiarizeConfig = DiarizeConfig(), progress: Progress | None = None,
+             diarize_config: "DiarizeConfig | SegmentationDiarizeConfig" = DiarizeConfig(),
+             progress: Progress | None = None,
              classical: Sequence[str] = CLASSICAL_REFINERS) -> DemoResult:
     """Diarize ``audio`` (unless ``hypothesis`` is given), refine it with ``refiner`` and with each
     ``classical`` refiner, and score them all against ``reference``."""
@@ -60,7 +62,7 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     check_audio_covers(audio_info(audio), max(t.end for t in reference), file_id)  # the reference too
     diarization = None
     if hypothesis is None:
-        diarization = diarize(audio, file_id, diarize_config)
+        diarization = run_diarizer(audio, file_id, diarize_config)
         hypothesis = diarization.turns
     file = open_input(audio, hypothesis)  # audio opened and turns merged once, for every refiner
     hypothesis = file.turns

@@ -1,0 +1,82 @@
+"""The built-in diarizers on real and simulated recordings: DER and speaker counts (not a test).
+
+    python benchmarks/bench_diarize.py --corpus ../shared/data/ami-debug/dev ../shared/data/ami-debug/test --sample
+    python benchmarks/bench_diarize.py --corpus ../shared/data/ami-debug/train --thresholds 0.5 0.6 0.7 0.8   # tuning
+
+For each set (every ``--corpus`` on its own, ``--sample`` the bundled sample), each diarizer
+(``simple``: silero-vad + resemblyzer + spectral clustering; ``segmentation``: segmentation-3.0
++ CAM++ + clustering, at each of ``--thresholds`` and ``--steps``): collar-0 DER with its
+missed / false alarm / confusion split, md-eval DER (+/-250 ms, overlap not scored), the share
+of files whose speaker count is right, and the real-time factor (in process, 2 threads).
+``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from diarefine.data.corpus import Recording, discover_corpus
+from diarefine.diarize import diarize
+from diarefine.display import percent, print_table
+from diarefine.metrics.der import HEADLINE, MDEVAL
+from diarefine.metrics.scoring import score_set
+from diarefine.rttm import load_uems, read_rttm
+from diarefine.samples import bundled_sample
+from diarefine.segmentation_diarizer import (
+    SegmentationDiarizeConfig,
+    diarize_segmentation,
+)
+
+
+def sets(corpora: list[str], sample: bool, skip: int, count: int | None) -> dict[str, list[Recording]]:
+    out = {Path(c).name if Path(c).parent.name != "ami-debug" else f"ami-debug/{Path(c).name}":
+           discover_corpus(c)[skip:skip + count if count else None] for c in corpora}
+    if sample:
+        s = bundled_sample()
+        out["sample"] = [Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]),
+                                   tuple(load_uems(s.uem)["sample"]))]
+    return out
+
+
+def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float) -> list[str]:
+    ref = {r.file_id: list(r.turns) for r in recs}
+    uem = {r.file_id: list(r.uem) for r in recs} if all(r.uem for r in recs) else None
+    score = score_set(ref, hypotheses, uem, name=name, jobs=1).to_dict()
+    c0, md = score["der"][HEADLINE], score["der"][MDEVAL]
+    right = sum(len({t.speaker for t in ref[f]}) == len({t.speaker for t in hypotheses[f]}) for f in ref)
+    duration = sum(max(t.end for t in r.turns) for r in recs)
+    return [name, f"{percent(c0['der'])} ({percent(c0['missed'])} / {percent(c0['false_alarm'])} / "
+                  f"{percent(c0['confusion'])})", percent(md["der"]), f"{right} / {len(ref)}", f"{seconds / duration:.3f}"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", nargs="*", default=[])
+    parser.add_argument("--sample", action="store_true")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N recordings of each corpus")
+    parser.add_argument("--count", type=int)
+    parser.add_argument("--thresholds", type=float, nargs="+", default=[SegmentationDiarizeConfig().distance_threshold])
+    parser.add_argument("--steps", type=float, nargs="+", default=[SegmentationDiarizeConfig().step_s])
+    parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
+    args = parser.parse_args()
+    for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count).items():
+        rows = []
+        if not args.no_simple:
+            results = {r.file_id: diarize(r.audio, r.file_id) for r in recs}
+            rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
+                            sum(d.seconds for d in results.values())))
+        for step in args.steps:
+            local_cache: dict = {}
+            for threshold in args.thresholds:
+                config = SegmentationDiarizeConfig(step_s=step, distance_threshold=threshold)
+                results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
+                           for r in recs}
+                rows.append(row(f"segmentation step {step:g} s, threshold {threshold:g}", recs,
+                                {f: d.turns for f, d in results.items()}, sum(d.seconds for d in results.values())))
+        print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
+                                                           "speaker count right", "RTF"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,271 @@
+"""A diarizer in the manner of pyannote 3.x, on the shipped segmentation-3.0 and CAM++ networks.
+
+10 s chunks every ``step_s`` -> segmentation-3.0's powerset decision -> up to 3 local speakers
+per chunk (binary activity on its 16.875 ms frames) -> one CAM++ embedding per (chunk, local
+speaker) from the fbank frames where that speaker speaks alone (all its frames when it never
+does; skipped below ``min_embed_s``) -> agglomerative clustering (centroid linkage on
+L2-normalised embeddings, cut where the euclidean distance between cluster means exceeds
+``distance_threshold``, as pyannote 3.x does, or at a given / bounded number of
+speakers; clusters smaller than ``min_cluster_size`` embeddings join their nearest large one)
+-> every local speaker assigned to a cluster, two local speakers of one chunk never to the same
+-> reconstruction: per frame of the file, the clusters' activity averaged over the chunks that
+cover it and the local speaker count averaged likewise; the ``round(count)`` most active
+clusters are on -> turns (overlap included).
+
+Memory: chunks stream in batches (activity kept as int8 [chunks, 589, 3], fbank [frames, 80]
+float32 for the file). Output is deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.optimize import linear_sum_assignment
+
+from .audio import load_audio
+from .diarize import Diarization, DiarizeConfig, diarize
+from .networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, load_campplus
+from .networks.pyannet import powerset_classes, shared_pyannet
+from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
+from .types import Seconds, Turn
+from .units import SAMPLE_RATE, quantize_time
+
+
+@dataclass(frozen=True)
+class SegmentationDiarizeConfig:
+    """Settings of `diarize_segmentation`. ``distance_threshold`` was chosen on ami-debug/train and
+    simulated dev conversations 20-39 (``benchmarks/bench_diarize.py``; see the README)."""
+
+    chunk_s: Seconds = 10.0  # what segmentation-3.0 was trained on
+    step_s: Seconds = 1.0  # hop between chunks (pyannote: 1 s)
+    batch_size: int = 16  # chunks per network call
+    min_embed_s: Seconds = 0.4  # least speech of a local speaker to embed it
+    distance_threshold: float = 0.8  # cut of the centroid linkage (euclidean, between means of unit vectors)
+    min_cluster_size: int = 3  # embeddings; smaller clusters join their nearest large one
+    num_speakers: int | None = None
+    min_speakers: int = 1
+    max_speakers: int = 20
+    segmentation: str = ""  # weights; empty: the shipped segmentation-3.0
+    embedding: str = ""  # weights; empty: the shipped CAM++
+
+    def describe(self) -> str:
+        return "segmentation-3.0 + CAM++ + clustering"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.step_s <= self.chunk_s:
+            raise ValueError(f"step_s must be in (0, chunk_s], got {self.step_s}")
+        if self.num_speakers is not None and self.num_speakers < 1:
+            raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
+        if not 1 <= self.min_speakers <= self.max_speakers:
+            raise ValueError(f"need 1 <= min_speakers <= max_speakers, got {self.min_speakers}, {self.max_speakers}")
+
+
+@dataclass(frozen=True)
+class LocalSpeakers:
+    """What segmentation-3.0 found: chunk starts [C] (s), binary activity [C, F, 3] on its frames."""
+
+    starts_s: np.ndarray
+    activity: np.ndarray  # int8 [C, F, S]
+    frame_step_s: Seconds  # 16.875 ms
+    frame_offset_s: Seconds  # centre of frame 0 from the chunk start
+
+
+def chunk_starts(duration_s: Seconds, chunk_s: Seconds, step_s: Seconds) -> np.ndarray:
+    """Start of every chunk: every ``step_s``, the last one flush with the end (one at 0 if shorter).
+
+    >>> chunk_starts(25.0, 10.0, 5.0).tolist()
+    [0.0, 5.0, 10.0, 15.0]
+    >>> chunk_starts(12.5, 10.0, 5.0).tolist()
+    [0.0, 2.5]
+    """
+    if duration_s <= chunk_s:
+        return np.zeros(1)
+    starts = np.arange(0.0, duration_s - chunk_s, step_s)
+    return np.append(starts, duration_s - chunk_s) if duration_s - chunk_s - starts[-1] > 1e-9 else starts
+
+
+@torch.inference_mode()
+def segment(audio: np.ndarray, config: SegmentationDiarizeConfig) -> LocalSpeakers:
+    """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`."""
+    network = shared_pyannet(str(weights_path(config.segmentation, SEGMENTATION_3)))
+    chunk = int(round(config.chunk_s * SAMPLE_RATE))
+    starts = chunk_starts(len(audio) / SAMPLE_RATE, config.chunk_s, config.step_s)
+    padded = np.pad(audio, (0, max(0, chunk - len(audio))))
+    classes = powerset_classes(network.config.n_speakers, network.config.max_speakers_per_frame)
+    to_speakers = np.zeros((len(classes), network.config.n_speakers), np.int8)
+    for c, speakers in enumerate(classes):
+        to_speakers[c, list(speakers)] = 1
+    activity = []
+    for lo in range(0, len(starts), config.batch_size):
+        first = np.round(starts[lo:lo + config.batch_size] * SAMPLE_RATE).astype(int)
+        waves = torch.from_numpy(np.stack([padded[f:f + chunk] for f in first]))
+        activity.append(to_speakers[network(waves).argmax(-1).numpy()])  # powerset decision -> [B, F, S]
+    step = network.frame_step / SAMPLE_RATE
+    return LocalSpeakers(starts, np.concatenate(activity), step, network.receptive_field / 2 / SAMPLE_RATE)
+
+
+@torch.inference_mode()
+def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """CAM++ embedding of every (chunk, local speaker) with enough speech -> (embeddings [K, 192]
+    L2-normalised, their (chunk, speaker) indices [K, 2])."""
+    network = load_campplus(weights_path(config.embedding, CAMPPLUS_ZH_EN))
+    fbank = kaldi_fbank(audio)  # [T, 80], 10 ms hop
+    fbank_s = FBANK_HOP / SAMPLE_RATE
+    n_chunks, n_frames, n_speakers = local.activity.shape
+    min_frames = int(config.min_embed_s / local.frame_step_s)
+    vectors, index = [], []
+    for c in range(n_chunks):
+        frames = local.activity[c]
+        alone = frames.sum(axis=1) == 1
+        # fbank frames of this chunk -> the nearest segmentation frame
+        t = np.arange(int(local.starts_s[c] / fbank_s),
+                      min(len(fbank), int((local.starts_s[c] + config.chunk_s) / fbank_s)))
+        nearest = np.clip(np.round((t * fbank_s + FBANK_WINDOW / 2 / SAMPLE_RATE - local.starts_s[c] - local.frame_offset_s)
+                                   / local.frame_step_s).astype(int), 0, n_frames - 1)
+        for s in range(n_speakers):
+            mask = (frames[:, s] == 1) & alone
+            if mask.sum() < min_frames:
+                mask = frames[:, s] == 1
+            if mask.sum() < min_frames:
+                continue
+            selected = fbank[t[mask[nearest]]]
+            if len(selected) < 8:
+                continue
+            feats = torch.from_numpy(selected - selected.mean(axis=0, keepdims=True))[None]
+            vectors.append(network(feats)[0].numpy())
+            index.append((c, s))
+    if not vectors:
+        return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
+    emb = np.stack(vectors)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
+
+
+def cluster(embeddings: np.ndarray, config: SegmentationDiarizeConfig) -> np.ndarray:
+    """Cluster labels [K] (0..n-1, largest cluster first) of L2-normalised embeddings [K, D]."""
+    if len(embeddings) < 2:
+        return np.zeros(len(embeddings), int)
+    tree = linkage(embeddings, method="centroid", metric="euclidean")
+    labels = fcluster(tree, config.distance_threshold, criterion="distance") - 1
+    sizes = np.bincount(labels)
+    large = np.flatnonzero(sizes >= min(config.min_cluster_size, sizes.max()))
+    n = len(large)
+    wanted = config.num_speakers or min(max(n, config.min_speakers), config.max_speakers)
+    if wanted != n:
+        labels = fcluster(tree, wanted, criterion="maxclust") - 1
+        sizes = np.bincount(labels)
+        large = np.argsort(-sizes)[:wanted]
+    centroids = np.stack([embeddings[labels == k].mean(axis=0) for k in large])
+    labels = np.argmax(embeddings @ centroids.T, axis=1)  # small clusters join their nearest large one
+    order = np.argsort(-np.bincount(labels, minlength=len(large)), kind="stable")
+    return np.argsort(order)[labels]
+
+
+def assign(embeddings: np.ndarray, index: np.ndarray, labels: np.ndarray, n_chunks: int,
+           n_local: int) -> np.ndarray:
+    """Cluster of every (chunk, local speaker) [C, S] (-1: not embedded), two local speakers of one
+    chunk never in the same cluster (Hungarian on the similarity to the centroids)."""
+    out = np.full((n_chunks, n_local), -1)
+    if len(labels) == 0:
+        return out
+    centroids = np.stack([embeddings[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
+    similarity = embeddings @ centroids.T
+    for c in np.unique(index[:, 0]):
+        rows = np.flatnonzero(index[:, 0] == c)
+        r, k = linear_sum_assignment(-similarity[rows])
+        out[c, index[rows[r], 1]] = k
+    return out
+
+
+def reconstruct(local: LocalSpeakers, clusters: np.ndarray, duration_s: Seconds) -> tuple[np.ndarray, Seconds]:
+    """Binary activity [F, K] of the K global speakers on the file's frame grid (step ``frame_step_s``)."""
+    n_chunks, n_frames, n_local = local.activity.shape
+    n_speakers = clusters.max() + 1 if clusters.size and clusters.max() >= 0 else 0
+    step = local.frame_step_s
+    total = int(np.ceil(duration_s / step)) + 1
+    score = np.zeros((total, max(n_speakers, 1)), np.float32)
+    count = np.zeros(total, np.float32)
+    covered = np.zeros(total, np.float32)
+    for c in range(n_chunks):
+        first = int(round(local.starts_s[c] / step))
+        span = slice(first, min(total, first + n_frames))
+        width = span.stop - span.start
+        frames = local.activity[c, :width]
+        covered[span] += 1
+        count[span] += frames.sum(axis=1)
+        for s in range(n_local):
+            if clusters[c, s] >= 0:
+                score[span, clusters[c, s]] += frames[:, s]
+    covered = np.maximum(covered, 1)
+    score, count = score / covered[:, None], np.rint(count / covered).astype(int)
+    ranked = np.argsort(-score, axis=1, kind="stable")
+    active = np.zeros_like(score, dtype=bool)
+    for k in range(min(score.shape[1], int(count.max(initial=0)))):
+        rows = np.flatnonzero((count > k) & (score[np.arange(total), ranked[:, k]] > 0))
+        active[rows, ranked[rows, k]] = True
+    return active[:, :n_speakers], step
+
+
+def activity_to_turns(active: np.ndarray, step_s: Seconds, offset_s: Seconds, duration_s: Seconds,
+                      file_id: str) -> list[Turn]:
+    """Turns of each speaker's runs of active frames (frame i covers its centre +/- step / 2)."""
+    turns = []
+    for k in range(active.shape[1]):
+        padded = np.concatenate([[False], active[:, k], [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2]):
+            start = max(0.0, offset_s + (a - 0.5) * step_s)
+            end = min(duration_s, offset_s + (b - 0.5) * step_s)
+            if quantize_time(end) > quantize_time(start):
+                turns.append(Turn(file_id, start, end, f"spk{k:02d}"))
+    return sorted(turns)
+
+
+def diarize_segmentation(audio: str | Path, file_id: str | None = None,
+                         config: SegmentationDiarizeConfig = SegmentationDiarizeConfig(),
+                         progress: Callable[[str], None] | None = None,
+                         cache: dict | None = None) -> Diarization:
+    """Diarize one audio file (any rate / channels) with segmentation-3.0 + CAM++ + clustering.
+
+    ``cache`` (a dict the caller keeps) holds each file's segmentation and embeddings, so that
+    tuning the clustering re-runs only the clustering; the reported time includes theirs."""
+    began = time.perf_counter()
+    key = (str(audio), config.chunk_s, config.step_s, config.min_embed_s, config.segmentation, config.embedding)
+    if cache is not None and key in cache:
+        duration, local, embeddings, index, spent = cache[key]
+    else:
+        samples = load_audio(audio)
+        duration = len(samples) / SAMPLE_RATE
+        if progress:
+            progress("segmentation")
+        local = segment(samples, config)
+        if progress:
+            progress("embeddings")
+        embeddings, index = embed_local_speakers(samples, local, config)
+        spent = time.perf_counter() - began
+        if cache is not None:
+            cache[key] = (duration, local, embeddings, index, spent)
+        began = time.perf_counter()
+    if progress:
+        progress("clustering")
+    labels = cluster(embeddings, config)
+    clusters = assign(embeddings, index, labels, *local.activity.shape[::2])
+    active, step = reconstruct(local, clusters, duration)
+    turns = activity_to_turns(active, step, local.frame_offset_s, duration, file_id or Path(audio).stem)
+    return Diarization(turns, float(active.any(axis=1).sum() * step), len({t.speaker for t in turns}),
+                       len(local.starts_s), duration, spent + time.perf_counter() - began)
+
+
+def run_diarizer(audio: str | Path, file_id: str | None,
+                 config: "SegmentationDiarizeConfig | DiarizeConfig") -> Diarization:
+    """Diarize with the built-in diarizer that ``config`` configures (`SegmentationDiarizeConfig`:
+    this module's; `diarize.DiarizeConfig`: the simple silero-vad + resemblyzer one)."""
+    if isinstance(config, SegmentationDiarizeConfig):
+        return diarize_segmentation(audio, file_id, config)
+    return diarize(audio, file_id, config)

@@ -1,0 +1,93 @@
+"""The segmentation-3.0 + CAM++ diarizer: its pure steps on made-up inputs, and behaviour on the
+bundled sample with the shipped weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diarefine.cli import main
+from diarefine.metrics.der import HEADLINE, MDEVAL
+from diarefine.metrics.scoring import score_set
+from diarefine.rttm import load_uems, read_rttm
+from diarefine.samples import bundled_sample
+from diarefine.segmentation_diarizer import (
+    LocalSpeakers,
+    SegmentationDiarizeConfig,
+    activity_to_turns,
+    assign,
+    chunk_starts,
+    cluster,
+    diarize_segmentation,
+    reconstruct,
+)
+
+SAMPLE = bundled_sample()
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_chunks_cover_the_file_and_the_last_is_flush_with_the_end() -> None:
+    starts = chunk_starts(31.3, 10.0, 1.0)
+    assert starts[0] == 0 and starts[-1] == pytest.approx(21.3) and np.all(np.diff(starts) <= 1.0 + 1e-9)
+    assert chunk_starts(4.0, 10.0, 1.0).tolist() == [0.0]
+
+
+def test_clustering_finds_the_speakers_and_respects_counts() -> None:
+    rng = np.random.default_rng(0)
+    centres = unit(rng.normal(size=(3, 16)))
+    emb = unit(np.repeat(centres, 10, axis=0) + 0.1 * rng.normal(size=(30, 16)))
+    labels = cluster(emb, SegmentationDiarizeConfig())
+    assert len(set(labels)) == 3 and all(len(set(labels[i:i + 10])) == 1 for i in (0, 10, 20))
+    assert len(set(cluster(emb, SegmentationDiarizeConfig(num_speakers=2)))) == 2
+    assert len(set(cluster(emb, SegmentationDiarizeConfig(max_speakers=2)))) == 2
+    assert len(set(cluster(emb, SegmentationDiarizeConfig(distance_threshold=5.0, min_speakers=2)))) == 2
+
+
+def test_two_local_speakers_of_a_chunk_never_share_a_cluster() -> None:
+    emb = unit(np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]]))
+    index = np.array([[0, 0], [0, 1], [1, 0]])  # chunk 0 has two speakers both closer to cluster 0
+    clusters = assign(emb, index, np.array([0, 0, 1]), n_chunks=2, n_local=3)
+    assert clusters[0, 0] != clusters[0, 1] and clusters[0, 2] == -1 and clusters[1, 0] == 1
+
+
+def test_reconstruction_averages_overlapping_chunks_into_turns() -> None:
+    step = 0.1
+    activity = np.zeros((2, 20, 3), np.int8)
+    activity[0, :10, 0] = 1   # chunk at 0 s: local 0 on 0-1 s, local 1 on 1-2 s
+    activity[0, 10:, 1] = 1
+    activity[1, :10, 2] = 1   # chunk at 1 s: its local 2 is the same global speaker as chunk 0's local 1
+    local = LocalSpeakers(np.array([0.0, 1.0]), activity, step, 0.05)
+    clusters = np.array([[0, 1, -1], [-1, -1, 1]])
+    active, frame_step = reconstruct(local, clusters, duration_s=3.0)
+    turns = activity_to_turns(active, frame_step, local.frame_offset_s, 3.0, "f")
+    assert [(t.speaker, t.start, t.end) for t in turns] == [("spk00", 0.0, 1.0), ("spk01", 1.0, 2.0)]
+
+
+@pytest.fixture(scope="module")
+def sample_diarization():
+    return diarize_segmentation(SAMPLE.audio, "sample", SegmentationDiarizeConfig(step_s=2.0))
+
+
+def test_the_sample_gets_two_speakers_and_a_low_der(sample_diarization) -> None:
+    assert sample_diarization.n_speakers == 2
+    score = score_set(read_rttm(SAMPLE.rttm), {"sample": sample_diarization.turns}, load_uems(SAMPLE.uem)).to_dict()
+    assert score["der"][HEADLINE]["der"] < 0.10 and score["der"][MDEVAL]["der"] < 0.03  # the simple one: 16.9% / 2.9%
+
+
+def test_identical_input_gives_identical_output(sample_diarization) -> None:
+    again = diarize_segmentation(SAMPLE.audio, "sample", SegmentationDiarizeConfig(step_s=2.0))
+    assert again.turns == sample_diarization.turns
+
+
+def test_cli_diarize_methods(tmp_path: Path, capsys) -> None:
+    seg = ["diarize", str(SAMPLE.audio), "--method", "segmentation"]
+    assert main([*seg, "-o", str(tmp_path / "seg.rttm"), "--step", "2"]) == 0
+    assert "segmentation-3.0 + CAM++" in capsys.readouterr().out
+    assert len({t.speaker for t in read_rttm(tmp_path / "seg.rttm")["sample"]}) == 2
+    assert main([*seg, "-o", str(tmp_path / "bad.rttm"), "--step", "0"]) == 2
+    assert "step_s must be in" in capsys.readouterr().err
