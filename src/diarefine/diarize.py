@@ -126,14 +126,14 @@ def cluster_embeddings(embeddings: np.ndarray, durations_s: np.ndarray, config: 
     else:
         raw = ahc_labels(embeddings[subset], config.distance_threshold, config.max_speakers, config.num_speakers)
     clusters = np.unique(raw)
-    labels = clusters[np.argmax(embeddings @ _centroids(embeddings[subset], raw, clusters).T, axis=1)]
+    labels = clusters[np.argmax(embeddings @ centroids(embeddings[subset], raw, clusters).T, axis=1)]
     speech = np.bincount(labels, weights=durations_s, minlength=clusters.max() + 1)
     large = np.flatnonzero(speech >= config.min_cluster_s) if config.num_speakers is None else np.unique(labels)
     if large.size == 0:
         large = np.array([int(np.argmax(speech))])
     small = ~np.isin(labels, large)
     if small.any():
-        labels[small] = large[np.argmax(embeddings[small] @ _centroids(embeddings, labels, large).T, axis=1)]
+        labels[small] = large[np.argmax(embeddings[small] @ centroids(embeddings, labels, large).T, axis=1)]
     first = np.array([np.flatnonzero(labels == k)[0] for k in large])
     order = large[np.lexsort((first, -speech[large]))]  # relabel: most speech first, ties by first appearance
     rank = np.zeros(labels.max() + 1, int)
@@ -141,7 +141,7 @@ def cluster_embeddings(embeddings: np.ndarray, durations_s: np.ndarray, config: 
     return rank[labels]
 
 
-def _centroids(embeddings: np.ndarray, labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+def centroids(embeddings: np.ndarray, labels: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """[K, E] unit mean embedding of each listed cluster."""
     means = np.stack([embeddings[labels == k].mean(axis=0) for k in clusters])
     return means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-8)
@@ -155,7 +155,7 @@ def frame_labels(spans: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, 
     clusters = np.unique(labels)
     scores = np.zeros((n_frames, len(clusters)), np.float32)
     covered = np.zeros(n_frames, np.float32)
-    similarity = embeddings @ _centroids(embeddings, labels, clusters).T  # [W, K]
+    similarity = embeddings @ centroids(embeddings, labels, clusters).T  # [W, K]
     for (start, end), sim in zip(spans, similarity):
         lo, hi = int(start / GRID_S), min(int(np.ceil(end / GRID_S)), n_frames)
         scores[lo:hi] += sim

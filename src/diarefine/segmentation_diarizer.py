@@ -29,8 +29,8 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.optimize import linear_sum_assignment
 
 from .audio import load_audio
-from .diarize import Diarization, DiarizeConfig, diarize
-from .networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, load_campplus
+from .diarize import Diarization, DiarizeConfig, centroids, diarize
+from .networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, shared_campplus
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
 from .types import Seconds, Turn
@@ -115,7 +115,7 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
                          ) -> tuple[np.ndarray, np.ndarray]:
     """CAM++ embedding of every (chunk, local speaker) with enough speech -> (embeddings [K, 192]
     L2-normalised, their (chunk, speaker) indices [K, 2])."""
-    network = load_campplus(weights_path(config.embedding, CAMPPLUS_ZH_EN))
+    network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     fbank = kaldi_fbank(audio)  # [T, 80], 10 ms hop
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n_chunks, n_frames, n_speakers = local.activity.shape
@@ -161,8 +161,7 @@ def cluster(embeddings: np.ndarray, config: SegmentationDiarizeConfig) -> np.nda
         labels = fcluster(tree, wanted, criterion="maxclust") - 1
         sizes = np.bincount(labels)
         large = np.argsort(-sizes)[:wanted]
-    centroids = np.stack([embeddings[labels == k].mean(axis=0) for k in large])
-    labels = np.argmax(embeddings @ centroids.T, axis=1)  # small clusters join their nearest large one
+    labels = np.argmax(embeddings @ centroids(embeddings, labels, large).T, axis=1)  # small ones join a large one
     order = np.argsort(-np.bincount(labels, minlength=len(large)), kind="stable")
     return np.argsort(order)[labels]
 
@@ -174,8 +173,7 @@ def assign(embeddings: np.ndarray, index: np.ndarray, labels: np.ndarray, n_chun
     out = np.full((n_chunks, n_local), -1)
     if len(labels) == 0:
         return out
-    centroids = np.stack([embeddings[labels == k].mean(axis=0) for k in range(labels.max() + 1)])
-    similarity = embeddings @ centroids.T
+    similarity = embeddings @ centroids(embeddings, labels, np.arange(labels.max() + 1)).T
     for c in np.unique(index[:, 0]):
         rows = np.flatnonzero(index[:, 0] == c)
         r, k = linear_sum_assignment(-similarity[rows])

@@ -14,6 +14,7 @@ strict key match (937 tensors for ``feat_dim=80, embedding_size=192``).
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,3 +251,12 @@ def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000) 
     fbank.accept_waveform(sample_rate, np.ascontiguousarray(audio, dtype=np.float32))
     fbank.input_finished()
     return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_campplus(path: str) -> CAMPPlus:
+    """`load_campplus` once per process and weight file, for frozen inference (the segmentation diarizer
+    embeds many files with it)."""
+    model = load_campplus(path)
+    model.requires_grad_(False)
+    return model
