@@ -5,7 +5,8 @@
 
 For each set (every ``--corpus`` on its own, ``--sample`` the bundled sample), each diarizer
 (``simple``: silero-vad + resemblyzer + spectral clustering; ``segmentation``: segmentation-3.0
-+ CAM++ + clustering, at each of ``--thresholds`` and ``--steps``): collar-0 DER with its
++ CAM++ + clustering, at each of ``--thresholds``, ``--steps`` (chunk hop) and
+``--embedding-steps`` (hop of the embedded chunks)): collar-0 DER with its
 missed / false alarm / confusion split, md-eval DER (+/-250 ms, overlap not scored), the share
 of files whose speaker count is right, and the real-time factor (in process, 2 threads).
 ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
@@ -58,6 +59,8 @@ def main() -> None:
     parser.add_argument("--count", type=int)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[SegmentationDiarizeConfig().distance_threshold])
     parser.add_argument("--steps", type=float, nargs="+", default=[SegmentationDiarizeConfig().step_s])
+    parser.add_argument("--embedding-steps", type=float, nargs="+",
+                        default=[SegmentationDiarizeConfig().embedding_step_s])
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     args = parser.parse_args()
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count).items():
@@ -66,13 +69,14 @@ def main() -> None:
             results = {r.file_id: diarize(r.audio, r.file_id) for r in recs}
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
                             sum(d.seconds for d in results.values())))
-        for step in args.steps:
-            local_cache: dict = {}
+        local_cache: dict = {}
+        for step, embedding_step in [(s, e) for s in args.steps for e in args.embedding_steps if e >= s]:
             for threshold in args.thresholds:
-                config = SegmentationDiarizeConfig(step_s=step, distance_threshold=threshold)
+                config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step,
+                                                   distance_threshold=threshold)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
-                rows.append(row(f"segmentation step {step:g} s, threshold {threshold:g}", recs,
+                rows.append(row(f"segmentation step {step:g} / {embedding_step:g} s, threshold {threshold:g}", recs,
                                 {f: d.turns for f, d in results.items()}, sum(d.seconds for d in results.values())))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
                                                            "speaker count right", "RTF"], rows)

@@ -1,12 +1,14 @@
 """Speed and memory of ``refine`` and ``diarize`` on long recordings (not a test).
 
     python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 [--model NAME_OR_CKPT]
+    python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 --no-refine --diarize-all
 
 Concatenates simulated conversations (cycling through them) into one recording per length,
 with the reference turns shifted to match and a hypothesis perturbed from it with the
 empirical error model; then runs the CLI as a user would (subprocesses) and reports wall
 time, real-time factor (wall / audio; process start-up and model loading included) and peak
-resident memory. ``diarize`` runs on the first length only (``--diarize-all`` for every one).
+resident memory. ``diarize`` (each of ``--methods``) runs on the first length only
+(``--diarize-all`` for every one); ``--no-refine`` leaves ``refine`` out.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def main() -> None:
     parser.add_argument("--corpus", required=True, help="a simulated split (DIR/audio + DIR/rttm)")
     parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
     parser.add_argument("--diarize-all", action="store_true")
+    parser.add_argument("--methods", nargs="*", default=["simple", "segmentation"], help="diarize methods")
+    parser.add_argument("--no-refine", action="store_true")
     parser.add_argument("--keep", help="keep the long recordings in this folder")
     parser.add_argument("--model", help="refine with this shipped name, classical refiner or checkpoint "
                                         "(default: refine's own default)")
@@ -72,15 +76,17 @@ def main() -> None:
         for i, minutes in enumerate(args.minutes):
             audio, hyp, seconds = long_recording(args.corpus, minutes, work)
             model = ["--model", args.model] if args.model else []
-            wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm"), *model])
-            table.add_row("refine", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
-            wall, peak = run(exe + ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
-                                    "--refine-edges", *model])
-            table.add_row("refine --refine-edges", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}",
-                          f"{peak:.0f}")
+            commands = {} if args.no_refine else {
+                "refine": ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm"), *model],
+                "refine --refine-edges": ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
+                                          "--refine-edges", *model]}
             if i == 0 or args.diarize_all:
-                wall, peak = run(exe + ["diarize", str(audio), "-o", str(work / f"diarized{minutes:g}.rttm")])
-                table.add_row("diarize", f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
+                commands |= {f"diarize --method {m}": ["diarize", str(audio), "--method", m,
+                                                       "-o", str(work / f"diarized{minutes:g}-{m}.rttm")]
+                             for m in args.methods}
+            for name, command in commands.items():
+                wall, peak = run(exe + command)
+                table.add_row(name, f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
             audio.unlink()
     finally:
         if not args.keep:

@@ -21,7 +21,9 @@ from diarefine.segmentation_diarizer import (
     chunk_starts,
     cluster,
     diarize_segmentation,
+    embedded_chunks,
     reconstruct,
+    stitch,
 )
 
 SAMPLE = bundled_sample()
@@ -65,7 +67,26 @@ def test_reconstruction_averages_overlapping_chunks_into_turns() -> None:
     clusters = np.array([[0, 1, -1], [-1, -1, 1]])
     active, frame_step = reconstruct(local, clusters, duration_s=3.0)
     turns = activity_to_turns(active, frame_step, local.frame_offset_s, 3.0, "f")
-    assert [(t.speaker, t.start, t.end) for t in turns] == [("spk00", 0.0, 1.0), ("spk01", 1.0, 2.0)]
+    assert [(t.speaker, t.start, t.end) for t in turns] == [("SPK00", 0.0, 1.0), ("SPK01", 1.0, 2.0)]
+
+
+def test_chunks_not_embedded_take_their_speakers_from_overlapping_embedded_ones() -> None:
+    step = 0.1
+    activity = np.zeros((3, 20, 3), np.int8)
+    activity[0, :12, 0] = 1   # chunk at 0 s (embedded): A on 0-1.2 s, B on 1.2-2 s
+    activity[0, 12:, 1] = 1
+    activity[1, :2, 2] = 1    # chunk at 1 s (not embedded): its local 2 is A, local 0 is B, local 1 is C
+    activity[1, 2:15, 0] = 1
+    activity[1, 15:, 1] = 1
+    activity[2, 5:10, 1] = 1  # chunk at 2 s (embedded): C (cluster 2) on 2.5-3 s
+    local = LocalSpeakers(np.array([0.0, 1.0, 2.0]), activity, step, 0.05)
+    clusters = np.array([[0, 1, -1], [-1, -1, -1], [-1, 2, -1]])
+    embedded = np.array([True, False, True])
+    stitched = stitch(local, clusters, embedded)
+    assert stitched[1].tolist() == [1, 2, 0]
+    assert np.array_equal(stitched[embedded], clusters[embedded])
+    assert np.array_equal(stitch(local, np.full((3, 3), -1), embedded), np.full((3, 3), -1))
+    assert embedded_chunks(3, 1.0, 1.0).tolist() == [0, 1, 2] and embedded_chunks(5, 1.0, 2.0).tolist() == [0, 2, 4]
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,11 @@ speaker) from the fbank frames where that speaker speaks alone (all its frames w
 does; skipped below ``min_embed_s``) -> agglomerative clustering (centroid linkage on
 L2-normalised embeddings, cut where the euclidean distance between cluster means exceeds
 ``distance_threshold``, as pyannote 3.x does, or at a given / bounded number of
-speakers; clusters smaller than ``min_cluster_size`` embeddings join their nearest large one)
--> every local speaker assigned to a cluster, two local speakers of one chunk never to the same
--> reconstruction: per frame of the file, the clusters' activity averaged over the chunks that
+speakers; clusters of fewer embeddings than ``min_cluster_s`` of embedding hops join their
+nearest large one) -> every embedded local speaker assigned to a cluster, two local speakers
+of one chunk never to the same -> the local speakers of the chunks not embedded (only one chunk
+in every ``embedding_step_s`` is: CAM++ is most of the cost) stitched to the global speakers of
+the embedded chunks they overlap, by frame agreement -> reconstruction: per frame of the file, the clusters' activity averaged over the chunks that
 cover it and the local speaker count averaged likewise; the ``round(count)`` most active
 clusters are on -> turns (overlap included).
 
@@ -39,20 +41,27 @@ from .units import SAMPLE_RATE, quantize_time
 
 @dataclass(frozen=True)
 class SegmentationDiarizeConfig:
-    """Settings of `diarize_segmentation`. ``distance_threshold`` was chosen on ami-debug/train and
-    simulated dev conversations 20-39 (``benchmarks/bench_diarize.py``; see the README)."""
+    """Settings of `diarize_segmentation`. The steps and ``distance_threshold`` were chosen on
+    ami-debug/train and simulated dev conversations 20-39 (``benchmarks/bench_diarize.py``; README)."""
 
     chunk_s: Seconds = 10.0  # what segmentation-3.0 was trained on
-    step_s: Seconds = 1.0  # hop between chunks (pyannote: 1 s)
+    step_s: Seconds = 2.5  # hop between chunks (pyannote: 1 s)
+    embedding_step_s: Seconds = 10.0  # hop between the chunks whose local speakers are embedded; the others are stitched
     batch_size: int = 16  # chunks per network call
     min_embed_s: Seconds = 0.4  # least speech of a local speaker to embed it
-    distance_threshold: float = 0.8  # cut of the centroid linkage (euclidean, between means of unit vectors)
-    min_cluster_size: int = 3  # embeddings; smaller clusters join their nearest large one
+    distance_threshold: float = 0.9  # cut of the centroid linkage (euclidean, between means of unit vectors)
+    min_cluster_s: Seconds = 3.0  # a cluster's embeddings times the embedding hop; smaller ones join a large one
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 20
     segmentation: str = ""  # weights; empty: the shipped segmentation-3.0
     embedding: str = ""  # weights; empty: the shipped CAM++
+
+    @property
+    def min_cluster_size(self) -> int:
+        """Least embeddings in a cluster of its own: ``min_cluster_s`` over the hop between embedded chunks."""
+        hop = max(1, round(self.embedding_step_s / self.step_s)) * self.step_s
+        return max(1, int(np.ceil(self.min_cluster_s / hop - 1e-9)))
 
     def describe(self) -> str:
         return "segmentation-3.0 + CAM++ + clustering"
@@ -60,6 +69,8 @@ class SegmentationDiarizeConfig:
     def __post_init__(self) -> None:
         if not 0 < self.step_s <= self.chunk_s:
             raise ValueError(f"step_s must be in (0, chunk_s], got {self.step_s}")
+        if not 0 < self.embedding_step_s <= self.chunk_s:  # at most step_s: every chunk is embedded
+            raise ValueError(f"embedding_step_s must be in (0, chunk_s], got {self.embedding_step_s}")
         if self.num_speakers is not None and self.num_speakers < 1:
             raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
         if not 1 <= self.min_speakers <= self.max_speakers:
@@ -111,17 +122,17 @@ def segment(audio: np.ndarray, config: SegmentationDiarizeConfig) -> LocalSpeake
 
 
 @torch.inference_mode()
-def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """CAM++ embedding of every (chunk, local speaker) with enough speech -> (embeddings [K, 192]
-    L2-normalised, their (chunk, speaker) indices [K, 2])."""
+def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig,
+                         chunks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CAM++ embedding of every (chunk, local speaker) with enough speech, in the ``chunks`` given
+    (indices; default all) -> (embeddings [K, 192] L2-normalised, their (chunk, speaker) indices [K, 2])."""
     network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     fbank = kaldi_fbank(audio)  # [T, 80], 10 ms hop
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n_chunks, n_frames, n_speakers = local.activity.shape
     min_frames = int(config.min_embed_s / local.frame_step_s)
     vectors, index = [], []
-    for c in range(n_chunks):
+    for c in range(n_chunks) if chunks is None else chunks:
         frames = local.activity[c]
         alone = frames.sum(axis=1) == 1
         # fbank frames of this chunk -> the nearest segmentation frame
@@ -145,6 +156,47 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
         return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
     emb = np.stack(vectors)
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
+
+
+def embedded_chunks(n_chunks: int, step_s: Seconds, embedding_step_s: Seconds) -> np.ndarray:
+    """Indices of the chunks whose local speakers get embeddings: one every ``embedding_step_s``
+    (rounded to whole chunk steps) and the last one.
+
+    >>> embedded_chunks(10, 2.5, 10.0).tolist()
+    [0, 4, 8, 9]
+    """
+    every = max(1, int(round(embedding_step_s / step_s)))
+    chosen = np.arange(0, n_chunks, every)
+    return chosen if chosen[-1] == n_chunks - 1 else np.append(chosen, n_chunks - 1)
+
+
+def stitch(local: LocalSpeakers, clusters: np.ndarray, embedded: np.ndarray) -> np.ndarray:
+    """Clusters [C, S] of the local speakers of every chunk, those of the chunks not ``embedded``
+    (bool [C]) filled in from the embedded chunks that overlap them: a local speaker goes to the
+    global speaker whose activity there agrees with its own on the most frames (one-to-one per
+    chunk, Hungarian); one that agrees with none stays -1. Segmentation-3.0 sees the same audio
+    in both chunks, so their local speakers line up without a second embedding."""
+    n_chunks, n_frames, n_local = local.activity.shape
+    n_global = int(clusters.max(initial=-1)) + 1
+    out = clusters.copy()
+    if n_global == 0:
+        return out
+    one_hot = np.eye(n_global + 1, dtype=np.float32)[:, :n_global]  # cluster -1 -> no global speaker
+    anchors = np.flatnonzero(embedded)
+    first_frame = np.round(local.starts_s / local.frame_step_s).astype(int)
+    for c in np.flatnonzero(~embedded):
+        agreement = np.zeros((n_local, n_global), np.float32)  # frames where both are active
+        for e in anchors[np.abs(first_frame[anchors] - first_frame[c]) < n_frames]:
+            d = first_frame[c] - first_frame[e]  # frame f of chunk c is frame f + d of chunk e
+            mine = local.activity[c, max(0, -d):n_frames - max(0, d)].astype(np.float32)
+            theirs = local.activity[e, max(0, d):n_frames + min(0, d)].astype(np.float32) @ one_hot[clusters[e]]
+            agreement += mine.T @ theirs
+        rows = np.flatnonzero(agreement.sum(axis=1) > 0)
+        if len(rows):
+            r, k = linear_sum_assignment(-agreement[rows])
+            keep = agreement[rows[r], k] > 0
+            out[c, rows[r][keep]] = k[keep]
+    return out
 
 
 def cluster(embeddings: np.ndarray, config: SegmentationDiarizeConfig) -> np.ndarray:
@@ -221,7 +273,7 @@ def activity_to_turns(active: np.ndarray, step_s: Seconds, offset_s: Seconds, du
             start = max(0.0, offset_s + (a - 0.5) * step_s)
             end = min(duration_s, offset_s + (b - 0.5) * step_s)
             if quantize_time(end) > quantize_time(start):
-                turns.append(Turn(file_id, start, end, f"spk{k:02d}"))
+                turns.append(Turn(file_id, start, end, f"SPK{k:02d}"))
     return sorted(turns)
 
 
@@ -234,9 +286,10 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     ``cache`` (a dict the caller keeps) holds each file's segmentation and embeddings, so that
     tuning the clustering re-runs only the clustering; the reported time includes theirs."""
     began = time.perf_counter()
-    key = (str(audio), config.chunk_s, config.step_s, config.min_embed_s, config.segmentation, config.embedding)
+    key = (str(audio), config.chunk_s, config.step_s, config.embedding_step_s, config.min_embed_s,
+           config.segmentation, config.embedding)
     if cache is not None and key in cache:
-        duration, local, embeddings, index, spent = cache[key]
+        duration, local, embedded, embeddings, index, spent = cache[key]
     else:
         samples = load_audio(audio)
         duration = len(samples) / SAMPLE_RATE
@@ -245,15 +298,17 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
         local = segment(samples, config)
         if progress:
             progress("embeddings")
-        embeddings, index = embed_local_speakers(samples, local, config)
+        embedded = np.zeros(len(local.starts_s), bool)
+        embedded[embedded_chunks(len(embedded), config.step_s, config.embedding_step_s)] = True
+        embeddings, index = embed_local_speakers(samples, local, config, np.flatnonzero(embedded))
         spent = time.perf_counter() - began
         if cache is not None:
-            cache[key] = (duration, local, embeddings, index, spent)
+            cache[key] = (duration, local, embedded, embeddings, index, spent)
         began = time.perf_counter()
     if progress:
         progress("clustering")
     labels = cluster(embeddings, config)
-    clusters = assign(embeddings, index, labels, *local.activity.shape[::2])
+    clusters = stitch(local, assign(embeddings, index, labels, *local.activity.shape[::2]), embedded)
     active, step = reconstruct(local, clusters, duration)
     turns = activity_to_turns(active, step, local.frame_offset_s, duration, file_id or Path(audio).stem)
     return Diarization(turns, float(active.any(axis=1).sum() * step), len({t.speaker for t in turns}),
@@ -267,3 +322,9 @@ def run_diarizer(audio: str | Path, file_id: str | None,
     if isinstance(config, SegmentationDiarizeConfig):
         return diarize_segmentation(audio, file_id, config)
     return diarize(audio, file_id, config)
+
+
+def diarize_item(config: "SegmentationDiarizeConfig | DiarizeConfig", item: tuple[str, Path]) -> Diarization:
+    """`run_diarizer` on one (file id, audio path): the per-file job of ``diarefine diarize``."""
+    file_id, audio = item
+    return run_diarizer(audio, file_id, config)

@@ -1,5 +1,5 @@
 """The pipeline commands: ``refine`` (any RTTM + audio -> refined RTTM), ``diarize`` (the embedded
-baseline diarizer) and ``demo`` (the main job: diarize -> refine -> score)."""
+built-in diarizers) and ``demo`` (the main job: diarize -> refine -> score)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,31 @@ from pathlib import Path
 from ..errors import DiarefineError, MismatchError
 from ..refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHIPPED_MODELS
 from ..units import DEFAULT_THRESHOLD
-from .common import window_bar
+from .common import add_jobs, window_bar
 
 DEMO_OUT = "diarefine_demo"
-DEFAULT_DIARIZER = "simple"  # segmentation: better on real meetings, not yet on simulated data (README)
+DEFAULT_DIARIZER = "segmentation"  # better on real recordings, worse on simulated read speech (README)
 log = logging.getLogger("diarefine")
 
 
 def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
-    """(opened input, output RTTM) of every file, all checked before any work."""
+    """(opened input, output RTTM) of every file of this shard, all checked before any work."""
     from ..refine.files import open_folder, open_pair
     from ..rttm import load_rttms, read_rttm
+    from ..workers import parse_shard, take_shard
 
     if args.audio_dir is not None or args.rttm_dir is not None:
         if args.audio_dir is None or args.rttm_dir is None or args.audio or args.hyp:
             raise DiarefineError("folder mode needs --audio-dir and --rttm-dir (and no AUDIO / HYP arguments)")
         inputs = open_folder(args.audio_dir, load_rttms(args.rttm_dir), args.rttm_dir)
+        inputs = take_shard(inputs, parse_shard(args.shard) if args.shard else None, key=lambda f: f.file_id)
+        if not inputs:
+            raise DiarefineError(f"--shard {args.shard}: no recordings in this shard")
         return [(file, Path(args.out) / f"{file.file_id}.rttm") for file in inputs]
     if not args.audio or not args.hyp:
         raise DiarefineError("give AUDIO and HYP.rttm, or --audio-dir and --rttm-dir")
+    if args.shard:
+        raise DiarefineError("--shard splits folders: use it with --audio-dir and --rttm-dir")
     return [(open_pair(args.audio, read_rttm(args.hyp), args.hyp), Path(args.out))]
 
 
@@ -39,20 +45,24 @@ def cmd_refine(args: argparse.Namespace) -> int:
     from ..fileio import OutputSet, write_json
     from ..refine.pipeline import Refiner
     from ..rttm import write_rttm
+    from ..workers import map_files
 
     jobs = _refine_inputs(args)
     outputs = OutputSet(files=[out for _, out in jobs] + ([args.json] if args.json else []))  # checked now
-    refiner = Refiner(args.model, args.threshold, args.device, args.batch_size, refine_edges=args.refine_edges)
+    settings = (args.model, args.threshold, args.device, args.batch_size, 600.0, args.refine_edges)
+    refiner = Refiner(*settings)  # model errors surface here, before any worker starts
     results = []
-    with outputs, tqdm(total=len(jobs), desc="refining", unit="file",
-                       disable=None if len(jobs) > 1 else True) as overall:
-        for file, out in jobs:
-            bar, update = window_bar(file.file_id, position=1 if len(jobs) > 1 else 0)
+    with outputs:
+        if len(jobs) == 1:
+            bar, update = window_bar(jobs[0][0].file_id)
             with bar:
-                result = refiner.refine_input(file, update)
+                results.append(refiner.refine_input(jobs[0][0], update))
+        else:
+            refined = map_files(Refiner.refine_input, [file for file, _ in jobs], Refiner, settings,
+                                jobs=args.jobs, threads=args.threads)
+            results.extend(tqdm(refined, total=len(jobs), desc="refining", unit="file", disable=None))
+        for result, (file, out) in zip(results, jobs):
             write_rttm(result.turns, outputs.path(out), [file.file_id])
-            results.append(result)
-            overall.update()
         if args.json:
             write_json(outputs.path(args.json), {"model": refiner.model_name, "threshold": refiner.threshold,
                                                  "files": [r.summary() for r in results]})
@@ -61,10 +71,19 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+_METHOD_OPTIONS = {"simple": {"clustering", "pruning"}, "segmentation": {"min_speakers", "step", "embedding_step"}}
+
+
 def _diarize_config(args: argparse.Namespace):
-    """The config of the diarizer ``--method`` names, with the options given."""
+    """The config of the diarizer ``--method`` names, with the options given (another method's
+    options are an error, not silently ignored)."""
     from dataclasses import replace
 
+    foreign = sorted(name for method, names in _METHOD_OPTIONS.items() if method != args.method for name in names
+                     if getattr(args, name) is not None)
+    if foreign:
+        raise DiarefineError(f"--{foreign[0].replace('_', '-')} is an option of another diarizer than "
+                             f"--method {args.method}; see diarefine diarize --help")
     if args.method == "simple":
         from ..diarize import DiarizeConfig as Config
 
@@ -75,43 +94,63 @@ def _diarize_config(args: argparse.Namespace):
 
         overrides = {"num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
                      "max_speakers": args.max_speakers, "distance_threshold": args.distance_threshold,
-                     "step_s": args.step}
+                     "step_s": args.step, "embedding_step_s": args.embedding_step}
     try:
         return replace(Config(), **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
         raise DiarefineError(f"diarize settings: {exc}") from None
 
 
-def cmd_diarize(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+def _diarize_inputs(args: argparse.Namespace) -> dict[str, Path]:
+    """Audio path of every file id of this shard (sorted), all readable, before any work."""
     from ..audio import audio_info
-    from ..diarize import diarization_table
-    from ..segmentation_diarizer import run_diarizer
-    from ..display import print_table
-    from ..fileio import check_output_file
     from ..refine.files import audio_by_id
-    from ..rttm import write_rttm
+    from ..workers import parse_shard, take_shard
 
-    config = _diarize_config(args)
-    check_output_file(args.out)
+    if bool(args.audio) == (args.audio_dir is not None):
+        raise DiarefineError("give AUDIO files / folders (-o one RTTM) or --audio-dir (-o a folder), not both")
     files: dict[str, Path] = {}
-    for item in args.audio:
-        found = audio_by_id(item) if Path(item).is_dir() else {Path(item).stem: Path(item)}
+    for item in args.audio or [args.audio_dir]:
+        found = audio_by_id(item) if args.audio_dir or Path(item).is_dir() else {Path(item).stem: Path(item)}
         for fid, path in found.items():
             if fid in files:
                 raise MismatchError(f"two audio files for file id {fid!r}: {files[fid]} and {path}")
             files[fid] = path
-    for path in files.values():
-        audio_info(path)  # every file readable before any work
-    results = {fid: run_diarizer(path, fid, config) for fid, path in
-               tqdm(sorted(files.items()), desc="diarizing", unit="file", disable=None if len(files) > 1 else True)}
-    for fid, result in results.items():
-        if not result.turns:
-            log.warning("%s: no speech found; written as a comment line that reads back as no turns", fid)
-    write_rttm([t for r in results.values() for t in r.turns], args.out, list(results))
+    chosen = take_shard(files, parse_shard(args.shard) if args.shard else None, key=str)
+    if not chosen:
+        raise DiarefineError("no audio files" + (f" in shard {args.shard}" if args.shard else ""))
+    for fid in chosen:
+        audio_info(files[fid])  # every file readable before any work
+    return {fid: files[fid] for fid in chosen}
+
+
+def cmd_diarize(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..diarize import diarization_table
+    from ..display import print_table
+    from ..fileio import OutputSet
+    from ..rttm import write_rttm
+    from ..segmentation_diarizer import diarize_item
+    from ..workers import map_files, same
+
+    config = _diarize_config(args)
+    files = _diarize_inputs(args)
+    per_file = args.audio_dir is not None
+    outputs = OutputSet(files=[Path(args.out) / f"{fid}.rttm" for fid in files] if per_file else [args.out])
+    with outputs:
+        done = map_files(diarize_item, list(files.items()), same, (config,), jobs=args.jobs, threads=args.threads)
+        results = dict(zip(files, tqdm(done, total=len(files), desc="diarizing", unit="file",
+                                       disable=None if len(files) > 1 else True)))
+        for fid, result in results.items():
+            if not result.turns:
+                log.warning("%s: no speech found; written as a comment line that reads back as no turns", fid)
+            if per_file:
+                write_rttm(result.turns, outputs.path(Path(args.out) / f"{fid}.rttm"), [fid])
+        if not per_file:
+            write_rttm([t for r in results.values() for t in r.turns], outputs.path(args.out), list(results))
     print_table(*diarization_table(results, config))
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if per_file else ""))
     return 0
 
 
@@ -178,12 +217,24 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-speakers", type=int, help="fix the number of speakers (default: found automatically)")
     p.add_argument("--min-speakers", type=int, help="segmentation: at least this many speakers")
     p.add_argument("--max-speakers", type=int, help="at most this many speakers (default 20)")
-    p.add_argument("--step", type=float, help="segmentation: hop between 10 s chunks in seconds (default 1)")
+    p.add_argument("--step", type=float, help="segmentation: hop between 10 s chunks in seconds (default 2.5)")
+    p.add_argument("--embedding-step", type=float,
+                   help="segmentation: hop between the chunks whose speakers get CAM++ embeddings; the others "
+                        "are matched to them by overlap (default 10; --step for every chunk, as pyannote)")
     p.add_argument("--distance-threshold", type=float,
-                   help="segmentation: centroid-linkage cut (default 0.8); simple with --clustering ahc: "
+                   help="segmentation: centroid-linkage cut (default 0.9); simple with --clustering ahc: "
                         "cosine distance cut (default 0.35)")
     p.add_argument("--clustering", choices=["spectral", "ahc"], help="simple: default spectral (eigen-gap count)")
     p.add_argument("--pruning", type=float, help="simple, spectral: share of each affinity row kept (default 0.3)")
+
+
+def _add_corpus_options(p: argparse.ArgumentParser) -> None:
+    add_jobs(p)
+    p.add_argument("--threads", type=int,
+                   help="torch threads per worker (default: the CPUs shared out over --jobs); a file's output "
+                        "is identical for any --jobs / --shard at the same --threads")
+    p.add_argument("--shard", metavar="I/N",
+                   help="only the I-th of N shards of the files, sorted by file id (1-based; for array jobs)")
 
 
 def add_parsers(sub) -> None:
@@ -200,24 +251,27 @@ def add_parsers(sub) -> None:
     _add_model_options(p)
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
     p.add_argument("--json", metavar="OUT.json", help="also write the per-file summary as JSON")
+    _add_corpus_options(p)
     p.set_defaults(func=cmd_refine)
 
-    p = sub.add_parser("diarize", help="the embedded baseline diarizer (silero-vad + resemblyzer + clustering)",
+    p = sub.add_parser("diarize", help="the built-in diarizer (segmentation-3.0 + CAM++ + clustering, or simple)",
                        description="Diarize audio files offline into one RTTM (file id = audio name without "
-                                   "extension). A baseline with the boundary jitter of window-based systems.")
-    p.add_argument("audio", metavar="AUDIO", nargs="+", help="audio file(s) or folder(s)")
-    p.add_argument("-o", "--out", required=True, help="output RTTM")
+                                   "extension), or a folder into one RTTM per file (--audio-dir).")
+    p.add_argument("audio", metavar="AUDIO", nargs="*", help="audio file(s) or folder(s), diarized into one RTTM")
+    p.add_argument("--audio-dir", help="folder of audio files named <file id>.<ext>: one OUT/<file id>.rttm each")
+    p.add_argument("-o", "--out", required=True, help="output RTTM (a folder with --audio-dir)")
     _add_diarize_options(p)
+    _add_corpus_options(p)
     p.set_defaults(func=cmd_diarize)
 
     p = sub.add_parser("demo", help="the main job: diarize -> refine -> score on the bundled sample",
-                       description="Diarize a recording with the baseline, refine it, and score both against the "
+                       description="Diarize a recording with the built-in diarizer, refine it, and score both against the "
                                    "reference (DER collar 0 and md-eval +/-250 ms, boundary metrics). Writes the "
                                    "RTTMs, scores.json and timelines.png. No arguments: the bundled sample.")
     p.add_argument("--audio", help="your recording (with --ref)")
     p.add_argument("--ref", help="its reference RTTM (one file id)")
     p.add_argument("--uem", help="UEM of the scored regions (default: the bundled sample's, or the turns' extent)")
-    p.add_argument("--hyp", help="refine this system RTTM instead of the baseline diarizer's output")
+    p.add_argument("--hyp", help="refine this system RTTM instead of the built-in diarizer's output")
     p.add_argument("--out", default=DEMO_OUT, help="output folder (default: %(default)s)")
     p.add_argument("--no-classical", action="store_true",
                    help=f"leave out the rows of the classical refiners ({', '.join(CLASSICAL_REFINERS)})")

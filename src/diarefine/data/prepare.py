@@ -31,7 +31,7 @@ from ..rttm import merge_turns
 from ..simulate.error_models import DEFAULT_ERROR_MODEL, load_error_model
 from ..simulate.perturb import perturb_file
 from ..units import SAMPLE_RATE, WINDOW_S
-from ..workers import process_pool
+from ..workers import process_pool, take_shard
 from .cache import CacheWriter
 from .corpus import Recording
 from .windows import difficulty, draw_windows
@@ -61,25 +61,9 @@ class PrepareConfig:
             raise ValueError("draws_per_change must be at least 1")
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-    """``"2/4"`` -> (1, 4): the 0-based shard index and the shard count (1-based on the command line).
-
-    >>> parse_shard("2/4")
-    (1, 4)
-    """
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise DiarefineError(f"--shard {text!r}: expected I/N, e.g. 1/4") from None
-    if not 1 <= i <= n:
-        raise DiarefineError(f"--shard {text!r}: need 1 <= I <= N")
-    return i - 1, n
-
-
 def shard_recordings(recordings: Sequence[Recording], shard: tuple[int, int] | None) -> list[Recording]:
     """Recordings sorted by file id, every n-th from the i-th (each recording in exactly one shard)."""
-    ordered = sorted(recordings, key=lambda r: r.file_id)
-    return ordered if shard is None else ordered[shard[0]::shard[1]]
+    return take_shard(recordings, shard, key=lambda r: r.file_id)
 
 
 class WindowBuilder:

@@ -20,7 +20,7 @@ from ..fileio import OutputSet, write_json
 from ..models import classical_like
 from ..plots import plot_timelines
 from ..rttm import write_rttm
-from ..segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer  # noqa: F401 (type of diarize_config)
+from ..segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
 from ..types import Region, Turn
 from .compare import Comparison, MoveCounts, compare
 from .files import open_input
@@ -50,10 +50,11 @@ class DemoResult:
 
 def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, refiner: Refiner,
              uem: Sequence[Region] | None = None, hypothesis: Sequence[Turn] | None = None,
-             diarize_config: "DiarizeConfig | SegmentationDiarizeConfig" = DiarizeConfig(),
+             diarize_config: DiarizeConfig | SegmentationDiarizeConfig = SegmentationDiarizeConfig(),
              progress: Progress | None = None,
              classical: Sequence[str] = CLASSICAL_REFINERS) -> DemoResult:
-    """Diarize ``audio`` (unless ``hypothesis`` is given), refine it with ``refiner`` and with each
+    """Diarize ``audio`` (unless ``hypothesis`` is given; the built-in diarizer ``diarize_config``
+    configures, segmentation-3.0 + CAM++ by default), refine it with ``refiner`` and with each
     ``classical`` refiner, and score them all against ``reference``."""
     file_ids = sorted({t.file_id for t in reference})
     if len(file_ids) != 1:
