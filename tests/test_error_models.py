@@ -60,6 +60,10 @@ def test_models_round_trip_through_json_and_load_by_name(tmp_path: Path) -> None
     again = load_error_model(tmp_path / "m.json")
     assert again == model and again.false_change_rate == 0.0
     assert isinstance(load_error_model("gaussian-0.5"), GaussianErrors)
+    sharp = load_error_model("pyannote-like")  # the built-in diarizer's own errors: sharper, fewer false changes
+    assert sharp.label == "pyannote-like" and sharp.false_change_rate < load_error_model("empirical").false_change_rate
+    offsets = np.abs(sharp.sample_offsets(4000, np.random.default_rng(0)))
+    assert 0.01 < np.median(offsets) < 0.08
     shipped = load_error_model("empirical")
     assert isinstance(shipped, EmpiricalErrors) and 0.1 < shipped.false_change_rate < 0.5
     with pytest.raises(InputFileError, match="gaussian-0.5"):

@@ -127,7 +127,7 @@ def add_parsers(sub) -> None:
     p.add_argument("ref", metavar="REF", help="reference RTTM file or folder")
     p.add_argument("-o", "--out", required=True, help="output RTTM (all files in one)")
     p.add_argument("--error-model", default="empirical",
-                   help="shipped model name (empirical, gaussian-0.5, gaussian-1.0) or JSON path")
+                   help="shipped model name (empirical, pyannote-like, gaussian-0.5, gaussian-1.0) or JSON path")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_perturb)
 
