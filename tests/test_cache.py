@@ -214,6 +214,9 @@ def test_caches_of_one_recipe_with_other_draw_seeds_are_read_together(corpus: Pa
     more, _ = prepare_cache(recordings, tmp_path / "more.h5", replace(CONFIG, seed=CONFIG.seed + 1))
     both = WindowDataset([cache, more])  # more training data from the same recipe
     assert len(both) == len(WindowDataset(cache)) + len(WindowDataset(more))
+    errors, _ = prepare_cache(recordings, tmp_path / "errors.h5", replace(CONFIG, error_model="pyannote-like"))
+    pooled = WindowDataset([cache, errors])  # windows of two systems' errors on one front end
+    assert [m["name"] for m in pooled.config["error_model"]] == [CONFIG.error_model, "pyannote-like"]
     other, _ = prepare_cache(recordings, tmp_path / "other.h5", replace(CONFIG, draws_per_change=1))
     with pytest.raises(DiarefineError, match=r"other.h5: built with other settings than .*train.h5 \(draws_per_change\)"):
         WindowDataset([cache, other])

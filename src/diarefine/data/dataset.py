@@ -24,8 +24,9 @@ META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "
 
 
 #: Cache settings that may differ between caches read together: which shard of the recordings,
-#: and the seed of the initial-boundary draws (more data from the same recipe).
-_PER_CACHE_KEYS = ("shard", "seed")
+#: the seed of the initial-boundary draws (more data from the same recipe), and the hypothesis
+#: error model (windows of several systems' errors on the same front end).
+_PER_CACHE_KEYS = ("shard", "seed", "error_model")
 
 
 def _settings(config: dict) -> dict:
@@ -56,7 +57,8 @@ class WindowDataset(Dataset):
                 differ = sorted(k for k in base.keys() | other.keys() if base.get(k) != other.get(k))
                 raise DiarefineError(f"{path}: built with other settings than {self.paths[0]} ({', '.join(differ)}); "
                                      "caches read together must match")
-        self.config = base
+        models = [c.get("error_model") for c in configs]  # pooled error models: the config lists them all
+        self.config = base | {"error_model": models[0] if all(m == models[0] for m in models) else models}
         sizes = []
         for p in self.paths:
             with h5py.File(p, "r") as h5:
