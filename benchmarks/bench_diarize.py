@@ -61,6 +61,8 @@ def main() -> None:
     parser.add_argument("--steps", type=float, nargs="+", default=[SegmentationDiarizeConfig().step_s])
     parser.add_argument("--embedding-steps", type=float, nargs="+",
                         default=[SegmentationDiarizeConfig().embedding_step_s])
+    parser.add_argument("--max-embed", type=float, nargs="+", default=[SegmentationDiarizeConfig().max_embed_s],
+                        help="most speech per CAM++ embedding (s)")
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     args = parser.parse_args()
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count).items():
@@ -70,14 +72,16 @@ def main() -> None:
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
                             sum(d.seconds for d in results.values())))
         local_cache: dict = {}
-        for step, embedding_step in [(s, e) for s in args.steps for e in args.embedding_steps if e >= s]:
+        for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
+                                              for m in args.max_embed if e >= s]:
             for threshold in args.thresholds:
-                config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step,
+                config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step, max_embed_s=longest,
                                                    distance_threshold=threshold)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
-                rows.append(row(f"segmentation step {step:g} / {embedding_step:g} s, threshold {threshold:g}", recs,
-                                {f: d.turns for f, d in results.items()}, sum(d.seconds for d in results.values())))
+                rows.append(row(f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold "
+                                f"{threshold:g}", recs, {f: d.turns for f, d in results.items()},
+                                sum(d.seconds for d in results.values())))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
                                                            "speaker count right", "RTF"], rows)
 

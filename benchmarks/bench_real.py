@@ -3,9 +3,9 @@
 
     python benchmarks/bench_real.py --corpus ../shared/data/ami-debug/dev ../shared/data/ami-debug/test --sample
 
-Hypotheses, per recording: (i) the reference perturbed with the ``empirical`` error model
-(real-system-like boundary errors, nothing else wrong), once per seed (``--seeds``, default
-5), and (ii) ``diarefine diarize``'s output, of the default (segmentation-3.0) and of the
+Hypotheses, per recording: (i) the reference perturbed with an error model (``--error-model``,
+default ``empirical``: real-system-like boundary errors, nothing else wrong), once per seed
+(``--seeds``, default 5), and (ii) ``diarefine diarize``'s output, of the default (segmentation-3.0) and of the
 simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
 every classical refiner, every model of ``--models``, each at its own threshold or at each of
@@ -47,12 +47,13 @@ def recordings(corpora: list[str], sample: bool) -> list[Recording]:
     return out
 
 
-def hypotheses(recs: list[Recording], source: str, seeds: int) -> dict[str, tuple[Recording, list]]:
+def hypotheses(recs: list[Recording], source: str, seeds: int, error_model: str = "empirical"
+               ) -> dict[str, tuple[Recording, list]]:
     """Hypothesis id -> (its recording, its turns); perturbed copies are ``<file id>#<seed>``."""
     if source.startswith("diarize"):
         config = DiarizeConfig() if source == "diarize-simple" else SegmentationDiarizeConfig()
         return {r.file_id: (r, run_diarizer(r.audio, r.file_id, config).turns) for r in recs}
-    model = load_error_model("empirical")
+    model = load_error_model(error_model)
     out = {}
     for r in recs:
         end_s = audio_info(r.audio).duration_s  # perturbation may push a turn past the end of the audio
@@ -108,12 +109,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
                         help="checkpoints, shipped or classical names (default: %(default)s)")
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
+    parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
     refiners = [Refiner(m) for m in args.models]
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     for source in args.sources:
-        report(f"{where}, {source}", hypotheses(recs, source, args.seeds), refiners, args.thresholds)
+        label = f"perturb ({args.error_model})" if source == "perturb" else source
+        report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds)
 
 
 if __name__ == "__main__":

@@ -47,8 +47,9 @@ class SegmentationDiarizeConfig:
     chunk_s: Seconds = 10.0  # what segmentation-3.0 was trained on
     step_s: Seconds = 2.5  # hop between chunks (pyannote: 1 s)
     embedding_step_s: Seconds = 10.0  # hop between the chunks whose local speakers are embedded; the others are stitched
-    batch_size: int = 16  # chunks per network call
+    batch_size: int = 16  # chunks / embeddings per network call
     min_embed_s: Seconds = 0.4  # least speech of a local speaker to embed it
+    max_embed_s: Seconds = 4.0  # speech per embedding: the middle of longer ones, shorter ones repeated
     distance_threshold: float = 0.9  # cut of the centroid linkage (euclidean, between means of unit vectors)
     min_cluster_s: Seconds = 3.0  # a cluster's embeddings times the embedding hop; smaller ones join a large one
     num_speakers: int | None = None
@@ -131,7 +132,8 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n_chunks, n_frames, n_speakers = local.activity.shape
     min_frames = int(config.min_embed_s / local.frame_step_s)
-    vectors, index = [], []
+    max_frames = int(round(config.max_embed_s / fbank_s))
+    pieces, index = [], []  # [max_frames, 80] mean-normalised fbank of each embedded local speaker
     for c in range(n_chunks) if chunks is None else chunks:
         frames = local.activity[c]
         alone = frames.sum(axis=1) == 1
@@ -149,13 +151,29 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
             selected = fbank[t[mask[nearest]]]
             if len(selected) < 8:
                 continue
-            feats = torch.from_numpy(selected - selected.mean(axis=0, keepdims=True))[None]
-            vectors.append(network(feats)[0].numpy())
+            pieces.append(fixed_length(selected - selected.mean(axis=0, keepdims=True), max_frames))
             index.append((c, s))
-    if not vectors:
+    if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
-    emb = np.stack(vectors)
+    emb = np.concatenate([network(torch.from_numpy(np.stack(pieces[lo:lo + config.batch_size]))).numpy()
+                          for lo in range(0, len(pieces), config.batch_size)])
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
+
+
+def fixed_length(frames: np.ndarray, n: int) -> np.ndarray:
+    """``frames`` [T, D] as exactly ``n`` frames: the middle n of longer ones, shorter ones repeated
+    end to end (their frame statistics, which CAM++ pools, stay those of the speech), so that
+    embeddings run in batches.
+
+    >>> fixed_length(np.arange(3)[:, None], 7)[:, 0].tolist()
+    [0, 1, 2, 0, 1, 2, 0]
+    >>> fixed_length(np.arange(10)[:, None], 4)[:, 0].tolist()
+    [3, 4, 5, 6]
+    """
+    if len(frames) >= n:
+        first = (len(frames) - n) // 2
+        return frames[first:first + n]
+    return np.resize(frames, (n, *frames.shape[1:]))
 
 
 def embedded_chunks(n_chunks: int, step_s: Seconds, embedding_step_s: Seconds) -> np.ndarray:
@@ -287,7 +305,7 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     tuning the clustering re-runs only the clustering; the reported time includes theirs."""
     began = time.perf_counter()
     key = (str(audio), config.chunk_s, config.step_s, config.embedding_step_s, config.min_embed_s,
-           config.segmentation, config.embedding)
+           config.max_embed_s, config.segmentation, config.embedding)
     if cache is not None and key in cache:
         duration, local, embedded, embeddings, index, spent = cache[key]
     else:

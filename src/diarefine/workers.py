@@ -143,11 +143,12 @@ def map_files(function: Callable[[Any, T], Any], items: Sequence[T], factory: Ca
     and ``factory`` must be importable (module-level) for the workers."""
     import torch
 
+    jobs = max(1, min(jobs, len(items)))  # never more workers than files
     threads = threads or default_threads(jobs)
-    if jobs <= 1 or len(items) <= 1:
+    if jobs == 1:
         torch.set_num_threads(threads)
         state = factory(*factory_args)
         yield from (function(state, item) for item in items)
         return
-    with process_pool(min(jobs, len(items)), _start_files_worker, (threads, factory, factory_args)) as pool:
+    with process_pool(jobs, _start_files_worker, (threads, factory, factory_args)) as pool:
         yield from pool.map(partial(_call_with_state, function), items)
