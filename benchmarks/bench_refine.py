@@ -2,15 +2,16 @@
 
     python benchmarks/bench_refine.py --sample --corpus SIM/dev --count 20
 
-For each hypothesis source (``diarize``: the embedded baseline diarizer; ``perturb``: the
-reference perturbed with the empirical error model, seeded), each refiner's predictions
+For each hypothesis source (``diarize``: the default built-in diarizer, segmentation-3.0 +
+CAM++; ``diarize-simple``: the simple one, silero-vad + resemblyzer, which the README's
+simulated tables used; ``perturb``: the reference perturbed with the empirical error model, seeded), each refiner's predictions
 (by default the three classical refiners and the shipped model) are computed once and then
 applied at its own threshold, or at each of ``--thresholds``. Prints, per source, the pooled
 DER (collar 0 with its split, md-eval +/-250 ms) and the boundary metrics of the hypothesis
 and of every refined version, the relative change of DER, and each refiner's real-time
 factor. A last "oracle" row moves every hypothesis change that matches a reference change
 exactly onto it: the most any boundary refiner could gain on these hypotheses. ``--sample``
-adds the bundled sample with its ``diarize`` hypothesis. ``--refine-edges`` adds, for every
+adds the bundled sample with its hypotheses of both diarizers. ``--refine-edges`` adds, for every
 refiner, a row with the speech edges refined after the changes (``refine --refine-edges``), an
 "edges only" row, and an oracle that also moves every hypothesis edge matched to a reference
 edge (within 0.5 s) onto it.
@@ -22,7 +23,7 @@ import argparse
 import time
 
 from diarefine.data.corpus import Recording, discover_corpus
-from diarefine.diarize import diarize
+from diarefine.diarize import DiarizeConfig
 from diarefine.display import print_table
 from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.refine.compare import MoveCounts, change_oracle, compare, edge_oracle
@@ -32,12 +33,14 @@ from diarefine.refine.pipeline import Refiner, apply_predictions
 from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
+from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
 from diarefine.simulate import load_error_model, perturb
 
 
 def hypotheses(recordings: list[Recording], source: str, seed: int) -> dict[str, list]:
-    if source == "diarize":
-        return {r.file_id: diarize(r.audio, r.file_id).turns for r in recordings}
+    if source.startswith("diarize"):
+        config = DiarizeConfig() if source == "diarize-simple" else SegmentationDiarizeConfig()
+        return {r.file_id: run_diarizer(r.audio, r.file_id, config).turns for r in recordings}
     model = load_error_model("empirical")
     return {r.file_id: perturb(list(r.turns), model, seed=seed)[0] for r in recordings}
 
@@ -87,8 +90,9 @@ def main() -> None:
     parser.add_argument("--corpus", help="a simulated split (DIR/audio + DIR/rttm), e.g. SIM/dev")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N files")
     parser.add_argument("--count", type=int, default=20)
-    parser.add_argument("--sources", nargs="+", choices=["diarize", "perturb"], default=["diarize", "perturb"])
-    parser.add_argument("--sample", action="store_true", help="also the bundled sample (diarize hypothesis)")
+    parser.add_argument("--sources", nargs="+", choices=["diarize", "diarize-simple", "perturb"],
+                        default=["diarize", "diarize-simple", "perturb"])
+    parser.add_argument("--sample", action="store_true", help="also the bundled sample (diarize hypotheses)")
     parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
                         help="checkpoints, shipped or classical names (default: %(default)s)")
     parser.add_argument("--thresholds", type=float, nargs="+",
@@ -100,12 +104,13 @@ def main() -> None:
     if args.sample:
         s = bundled_sample()
         rec = Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]), tuple(load_uems(s.uem)["sample"]))
-        report("(a) bundled sample, diarize", [rec], hypotheses([rec], "diarize", args.seed), refiners,
-               args.thresholds, args.refine_edges)
+        for source in [x for x in args.sources if x.startswith("diarize")]:
+            report(f"(a) bundled sample, {source}", [rec], hypotheses([rec], source, args.seed), refiners,
+                   args.thresholds, args.refine_edges)
     if args.corpus:
         recordings = discover_corpus(args.corpus)[args.skip:args.skip + args.count]
         for source in args.sources:
-            label = {"diarize": "(b)", "perturb": "(c)"}[source]
+            label = {"diarize": "(b)", "diarize-simple": "(b)", "perturb": "(c)"}[source]
             report(f"{label} {args.corpus}, {source}", recordings, hypotheses(recordings, source, args.seed), refiners,
                    args.thresholds, args.refine_edges)
 

@@ -244,3 +244,14 @@ def test_cli_refine_bad_input_exits_2_without_output(case: str, message: str, ti
     assert err.startswith("diarefine: error:") and re.search(message, err), err
     assert not out.exists()
     assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*out*"))
+
+
+def test_relative_change_from_a_perfect_hypothesis_is_defined() -> None:
+    from diarefine.refine.compare import compare
+
+    reference = {"sample": read_rttm(SAMPLE.rttm)["sample"]}
+    worse = {"sample": jitter_changes(reference["sample"], seed=2)}
+    comparison = compare(reference, {"hypothesis": reference, "same": reference, "worse": worse}, None, jobs=1)
+    assert comparison.relative_change("hypothesis", "same") == 0.0
+    assert comparison.relative_change("hypothesis", "worse") == float("inf")
+    assert comparison.relative_change("worse", "hypothesis") == -1.0

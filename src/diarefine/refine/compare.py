@@ -64,8 +64,11 @@ class Comparison:
         return title, header, self.rows()
 
     def relative_change(self, before: str, after: str, convention: str = HEADLINE) -> float:
-        """(after - before) / before of pooled DER under ``convention`` (negative: refinement helped)."""
+        """(after - before) / before of pooled DER under ``convention`` (negative: refinement helped;
+        from a DER of 0: 0 when it stays 0, +inf when it rises)."""
         by_name = {s.name: s.der[convention].total.der for s in self.scores}
+        if by_name[before] == 0:
+            return 0.0 if by_name[after] == 0 else float("inf")
         return (by_name[after] - by_name[before]) / by_name[before]
 
     def to_dict(self) -> dict:
