@@ -63,6 +63,8 @@ def main() -> None:
                         default=[SegmentationDiarizeConfig().embedding_step_s])
     parser.add_argument("--max-embed", type=float, nargs="+", default=[SegmentationDiarizeConfig().max_embed_s],
                         help="most speech per CAM++ embedding (s)")
+    parser.add_argument("--min-cluster", type=float, nargs="+", default=[SegmentationDiarizeConfig().min_cluster_s],
+                        help="least seconds of embedded chunks per cluster")
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     args = parser.parse_args()
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count).items():
@@ -74,13 +76,13 @@ def main() -> None:
         local_cache: dict = {}
         for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
                                               for m in args.max_embed if e >= s]:
-            for threshold in args.thresholds:
+            for threshold, min_cluster in [(t, m) for t in args.thresholds for m in args.min_cluster]:
                 config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step, max_embed_s=longest,
-                                                   distance_threshold=threshold)
+                                                   distance_threshold=threshold, min_cluster_s=min_cluster)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
                 rows.append(row(f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold "
-                                f"{threshold:g}", recs, {f: d.turns for f, d in results.items()},
+                                f"{threshold:g}, min cluster {min_cluster:g} s", recs, {f: d.turns for f, d in results.items()},
                                 sum(d.seconds for d in results.values())))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
                                                            "speaker count right", "RTF"], rows)

@@ -112,3 +112,15 @@ def test_cli_diarize_methods(tmp_path: Path, capsys) -> None:
     assert len({t.speaker for t in read_rttm(tmp_path / "seg.rttm")["sample"]}) == 2
     assert main([*seg, "-o", str(tmp_path / "bad.rttm"), "--step", "0"]) == 2
     assert "step_s must be in" in capsys.readouterr().err
+
+
+def test_progress_follows_the_batches_of_each_stage() -> None:
+    from diarefine.segmentation_diarizer import run_diarizer
+
+    calls = []
+    run_diarizer(SAMPLE.audio, "sample", SegmentationDiarizeConfig(step_s=2.5, batch_size=4),
+                 lambda stage, done, total: calls.append((stage, done, total)))
+    stages = [c[0] for c in calls]
+    assert stages[0] == "segmentation" and stages[-1] == "clustering" and "embeddings" in stages
+    segmentation = [(d, t) for s, d, t in calls if s == "segmentation"]
+    assert segmentation[-1][0] == segmentation[-1][1] == 9 and len(segmentation) == 3  # 9 chunks, batches of 4

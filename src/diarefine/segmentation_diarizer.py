@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +103,11 @@ def chunk_starts(duration_s: Seconds, chunk_s: Seconds, step_s: Seconds) -> np.n
     return np.append(starts, duration_s - chunk_s) if duration_s - chunk_s - starts[-1] > 1e-9 else starts
 
 
+Steps = Callable[[int, int], None]  # (items done, items in all), called after each batch
+
+
 @torch.inference_mode()
-def segment(audio: np.ndarray, config: SegmentationDiarizeConfig) -> LocalSpeakers:
+def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps | None = None) -> LocalSpeakers:
     """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`."""
     network = shared_pyannet(str(weights_path(config.segmentation, SEGMENTATION_3)))
     chunk = int(round(config.chunk_s * SAMPLE_RATE))
@@ -118,13 +122,16 @@ def segment(audio: np.ndarray, config: SegmentationDiarizeConfig) -> LocalSpeake
         first = np.round(starts[lo:lo + config.batch_size] * SAMPLE_RATE).astype(int)
         waves = torch.from_numpy(np.stack([padded[f:f + chunk] for f in first]))
         activity.append(to_speakers[network(waves).argmax(-1).numpy()])  # powerset decision -> [B, F, S]
+        if steps:
+            steps(min(lo + config.batch_size, len(starts)), len(starts))
     step = network.frame_step / SAMPLE_RATE
     return LocalSpeakers(starts, np.concatenate(activity), step, network.receptive_field / 2 / SAMPLE_RATE)
 
 
 @torch.inference_mode()
 def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig,
-                         chunks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         chunks: np.ndarray | None = None, steps: Steps | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """CAM++ embedding of every (chunk, local speaker) with enough speech, in the ``chunks`` given
     (indices; default all) -> (embeddings [K, 192] L2-normalised, their (chunk, speaker) indices [K, 2])."""
     network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
@@ -155,8 +162,12 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
             index.append((c, s))
     if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
-    emb = np.concatenate([network(torch.from_numpy(np.stack(pieces[lo:lo + config.batch_size]))).numpy()
-                          for lo in range(0, len(pieces), config.batch_size)])
+    batches = []
+    for lo in range(0, len(pieces), config.batch_size):
+        batches.append(network(torch.from_numpy(np.stack(pieces[lo:lo + config.batch_size]))).numpy())
+        if steps:
+            steps(min(lo + config.batch_size, len(pieces)), len(pieces))
+    emb = np.concatenate(batches)
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
 
 
@@ -297,9 +308,12 @@ def activity_to_turns(active: np.ndarray, step_s: Seconds, offset_s: Seconds, du
 
 def diarize_segmentation(audio: str | Path, file_id: str | None = None,
                          config: SegmentationDiarizeConfig = SegmentationDiarizeConfig(),
-                         progress: Callable[[str], None] | None = None,
+                         progress: Callable[[str, int, int], None] | None = None,
                          cache: dict | None = None) -> Diarization:
     """Diarize one audio file (any rate / channels) with segmentation-3.0 + CAM++ + clustering.
+
+    ``progress(stage, done, total)`` follows the batches of ``segmentation`` (chunks) and
+    ``embeddings`` (local speakers), then ``clustering``.
 
     ``cache`` (a dict the caller keeps) holds each file's segmentation and embeddings, so that
     tuning the clustering re-runs only the clustering; the reported time includes theirs."""
@@ -311,20 +325,17 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     else:
         samples = load_audio(audio)
         duration = len(samples) / SAMPLE_RATE
-        if progress:
-            progress("segmentation")
-        local = segment(samples, config)
-        if progress:
-            progress("embeddings")
+        local = segment(samples, config, partial(progress, "segmentation") if progress else None)
         embedded = np.zeros(len(local.starts_s), bool)
         embedded[embedded_chunks(len(embedded), config.step_s, config.embedding_step_s)] = True
-        embeddings, index = embed_local_speakers(samples, local, config, np.flatnonzero(embedded))
+        embeddings, index = embed_local_speakers(samples, local, config, np.flatnonzero(embedded),
+                                                 partial(progress, "embeddings") if progress else None)
         spent = time.perf_counter() - began
         if cache is not None:
             cache[key] = (duration, local, embedded, embeddings, index, spent)
         began = time.perf_counter()
     if progress:
-        progress("clustering")
+        progress("clustering", 0, 1)
     labels = cluster(embeddings, config)
     clusters = stitch(local, assign(embeddings, index, labels, *local.activity.shape[::2]), embedded)
     active, step = reconstruct(local, clusters, duration)
@@ -333,13 +344,14 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
                        len(local.starts_s), duration, spent + time.perf_counter() - began)
 
 
-def run_diarizer(audio: str | Path, file_id: str | None,
-                 config: "SegmentationDiarizeConfig | DiarizeConfig") -> Diarization:
+def run_diarizer(audio: str | Path, file_id: str | None, config: "SegmentationDiarizeConfig | DiarizeConfig",
+                 progress: Callable[[str, int, int], None] | None = None) -> Diarization:
     """Diarize with the built-in diarizer that ``config`` configures (`SegmentationDiarizeConfig`:
-    this module's; `diarize.DiarizeConfig`: the simple silero-vad + resemblyzer one)."""
+    this module's; `diarize.DiarizeConfig`: the simple silero-vad + resemblyzer one, whose
+    ``progress`` reports its stages only, with done = total = 0)."""
     if isinstance(config, SegmentationDiarizeConfig):
-        return diarize_segmentation(audio, file_id, config)
-    return diarize(audio, file_id, config)
+        return diarize_segmentation(audio, file_id, config, progress)
+    return diarize(audio, file_id, config, (lambda stage: progress(stage, 0, 0)) if progress else None)
 
 
 def diarize_item(config: "SegmentationDiarizeConfig | DiarizeConfig", item: tuple[str, Path]) -> Diarization:

@@ -47,6 +47,24 @@ def window_bar(desc: str, position: int = 0) -> tuple[object, Callable[[int, int
     return bar, update
 
 
+def stage_bar(desc: str) -> tuple[object, Callable[[str, int, int], None]]:
+    """A tqdm bar over the stages of one file's work and the (stage, done, total) callback that
+    drives it (the bar restarts at each new stage, named in its description)."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit="it", disable=None, leave=False)
+    current = [""]
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage != current[0]:
+            current[0] = stage
+            bar.set_description(f"{desc}: {stage}")
+            bar.reset(total=total or None)
+        bar.update(done - bar.n)
+
+    return bar, update
+
+
 def config_from_toml(path: str | Path | None, cls, section: str):
     """A dataclass config from a TOML file's ``[section]`` table (or the whole file, or the defaults);
     unknown keys are errors."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import DiarefineError, MismatchError
 from ..refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHIPPED_MODELS
 from ..units import DEFAULT_THRESHOLD
-from .common import add_jobs, window_bar
+from .common import add_jobs, stage_bar, window_bar
 
 DEMO_OUT = "diarefine_demo"
 DEFAULT_DIARIZER = "segmentation"  # better on real recordings, worse on simulated read speech (README)
@@ -131,7 +131,7 @@ def cmd_diarize(args: argparse.Namespace) -> int:
     from ..display import print_table
     from ..fileio import OutputSet
     from ..rttm import write_rttm
-    from ..segmentation_diarizer import diarize_item
+    from ..segmentation_diarizer import diarize_item, run_diarizer
     from ..workers import map_files, same
 
     config = _diarize_config(args)
@@ -139,9 +139,14 @@ def cmd_diarize(args: argparse.Namespace) -> int:
     per_file = args.audio_dir is not None
     outputs = OutputSet(files=[Path(args.out) / f"{fid}.rttm" for fid in files] if per_file else [args.out])
     with outputs:
-        done = map_files(diarize_item, list(files.items()), same, (config,), jobs=args.jobs, threads=args.threads)
-        results = dict(zip(files, tqdm(done, total=len(files), desc="diarizing", unit="file",
-                                       disable=None if len(files) > 1 else True)))
+        if len(files) == 1:  # one file: a bar over its chunks and embeddings
+            (fid, path), = files.items()
+            bar, update = stage_bar(fid)
+            with bar:
+                results = {fid: run_diarizer(path, fid, config, update)}
+        else:
+            done = map_files(diarize_item, list(files.items()), same, (config,), jobs=args.jobs, threads=args.threads)
+            results = dict(zip(files, tqdm(done, total=len(files), desc="diarizing", unit="file", disable=None)))
         for fid, result in results.items():
             if not result.turns:
                 log.warning("%s: no speech found; written as a comment line that reads back as no turns", fid)
