@@ -78,11 +78,7 @@ class SourceRecording:
 
     def cut_points_s(self) -> np.ndarray:
         """Centres of pauses of at least MIN_PAUSE_S (s), sorted: where speech may be cut."""
-        quiet = np.concatenate([[False], ~self.active, [False]])
-        edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
-        starts, ends = edges[0::2], edges[1::2]
-        long_enough = (ends - starts) * ACTIVITY_HOP_S >= MIN_PAUSE_S
-        return (starts[long_enough] + ends[long_enough]) / 2 * ACTIVITY_HOP_S
+        return pause_centres_s(self.active)
 
     def speech_extent(self, start_s: float, end_s: float) -> tuple[float, float] | None:
         """First and last active instant within [start_s, end_s) (s), None if all quiet."""
@@ -102,6 +98,19 @@ class SourceRecording:
             if s > 0 and e < hi - lo and (e - s) * ACTIVITY_HOP_S >= min_pause_s:
                 out.append(((lo + s) * ACTIVITY_HOP_S, (lo + e) * ACTIVITY_HOP_S))
         return out
+
+
+def pause_centres_s(active: np.ndarray) -> np.ndarray:
+    """Centres (s) of the quiet runs of at least MIN_PAUSE_S in an activity [F] of 10 ms frames, sorted.
+
+    >>> pause_centres_s(np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], bool)).tolist()
+    [0.07]
+    """
+    quiet = np.concatenate([[False], ~active, [False]])
+    edges = np.flatnonzero(np.diff(quiet.astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    long_enough = (ends - starts) * ACTIVITY_HOP_S >= MIN_PAUSE_S
+    return (starts[long_enough] + ends[long_enough]) / 2 * ACTIVITY_HOP_S
 
 
 def speech_activity(samples: np.ndarray) -> np.ndarray:

@@ -1,0 +1,77 @@
+"""Harvesting single-speaker stretches from a hypothesis (issue 18's first step): regions, margins,
+pauses, and the cosine filter with a stub embedder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from fixtures import speechlike
+
+from diarefine.adapt import (
+    HarvestConfig,
+    harvest_file,
+    shrink,
+    snap_to_pauses,
+    solo_regions,
+)
+from diarefine.embeddings.base import SpeakerEmbedder
+from diarefine.types import Turn
+
+
+def test_solo_regions_leave_out_overlap_and_short_regions() -> None:
+    turns = [Turn("f", 0, 5, "A"), Turn("f", 4, 9, "B"), Turn("f", 9.5, 10.5, "A"), Turn("f", 12, 20, "A"),
+             Turn("f", 15, 16, "C")]
+    regions = solo_regions(turns, min_solo_s=2.0)
+    assert regions["A"].tolist() == [[0.0, 4.0], [12.0, 15.0], [16.0, 20.0]]  # 9.5-10.5 is too short
+    assert regions["B"].tolist() == [[5.0, 9.0]] and len(regions["C"]) == 0
+
+
+def test_margins_and_pauses_move_ends_inwards_only() -> None:
+    regions = np.array([[0.0, 4.0], [10.0, 11.5]])
+    shrunk = shrink(regions, 0.5)
+    assert shrunk.tolist() == [[0.5, 3.5], [10.5, 11.0]]
+    pauses = np.array([0.2, 0.8, 2.0, 3.3, 10.6])
+    snapped = snap_to_pauses(shrunk, pauses, snap_s=0.5, min_keep_s=1.0)
+    assert snapped.tolist() == [[0.8, 3.3]]  # the second is under min_keep_s once snapped
+    assert snap_to_pauses(shrunk, np.zeros(0), 0.5, 0.4).tolist() == shrunk.tolist()  # no pause: kept as shrunk
+
+
+class StubEmbedder(SpeakerEmbedder):
+    """Speaker label -> a fixed direction, except spans inside ``impostor`` which get another one
+    (a clustering error of the system: speech of somebody else labelled with this speaker)."""
+
+    name = "stub"
+
+    def __init__(self, impostor: tuple[float, float]) -> None:
+        super().__init__()
+        self.impostor = impostor
+
+    @property
+    def dim(self) -> int:
+        return 4
+
+    def embed_spans(self, audio: np.ndarray, spans: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(spans), 4), np.float32)
+        for i, ((start, end), speaker) in enumerate(zip(spans, speakers)):
+            inside = self.impostor[0] <= start and end <= self.impostor[1]
+            out[i, 3 if inside else "AB".index(speaker)] = 1.0
+        return out
+
+
+def test_harvest_keeps_single_speaker_speech_and_drops_what_disagrees_with_its_speaker() -> None:
+    audio = np.concatenate([speechlike(20.0, seed=1, f0=120), speechlike(20.0, seed=2, f0=220)])
+    turns = [Turn("f", 0.0, 6.0, "A"), Turn("f", 6.0, 12.0, "A"), Turn("f", 12.5, 20.0, "B"),
+             Turn("f", 19.0, 26.0, "A"), Turn("f", 27.0, 33.0, "A"), Turn("f", 33.5, 40.0, "B")]
+    embedder = StubEmbedder(impostor=(26.5, 33.5))  # the 27-33 s "A" turn is somebody else
+    stretches, stats = harvest_file(audio, turns, embedder, HarvestConfig(min_cosine=0.7))
+    assert stats.speech_s >= stats.solo_s >= stats.after_margins_s >= stats.after_pauses_s >= stats.kept_s > 0
+    assert stats.n_stretches == len(stretches) and {s.speaker for s in stretches} == {"A", "B"}
+    solo = solo_regions(turns, 2.0)
+    for s in stretches:  # inside a single-speaker region of its speaker, margins respected, long enough
+        assert any(lo + 0.5 - 1e-9 <= s.start and s.end <= hi - 0.5 + 1e-9 for lo, hi in solo[s.speaker])
+        assert s.duration >= 1.0 and s.cosine >= 0.7
+        assert not (26.5 <= s.start and s.end <= 33.5)  # the impostor stretch was filtered out
+    removed = stats.after_pauses_s - stats.kept_s  # by the cosine filter: the impostor's 27-33 s turn,
+    assert 5.0 - 2 * 0.5 - 1e-9 <= removed <= 5.0 + 1e-9  # less 2 x 0.5 s margins, less at most 2 x 0.5 s snaps
+    assert harvest_file(audio, turns, embedder, HarvestConfig(min_cosine=0.7))[0] == stretches  # deterministic
