@@ -75,3 +75,36 @@ def test_harvest_keeps_single_speaker_speech_and_drops_what_disagrees_with_its_s
     removed = stats.after_pauses_s - stats.kept_s  # by the cosine filter: the impostor's 27-33 s turn,
     assert 5.0 - 2 * 0.5 - 1e-9 <= removed <= 5.0 + 1e-9  # less 2 x 0.5 s margins, less at most 2 x 0.5 s snaps
     assert harvest_file(audio, turns, embedder, HarvestConfig(min_cosine=0.7))[0] == stretches  # deterministic
+
+
+def test_remix_makes_conversations_of_one_recordings_speakers_each_stretch_used_once(tmp_path) -> None:
+    import json
+    from pathlib import Path
+
+    from diarefine.adapt import RemixConfig, Stretch, remix
+    from diarefine.audio import load_audio
+    from diarefine.rttm import read_rttm
+
+    audio = {fid: np.concatenate([speechlike(30.0, seed=k, f0=110 + 60 * k), speechlike(30.0, seed=k + 5, f0=260)])
+             for k, fid in enumerate(("rec1", "rec2"))}
+    stretches = [Stretch(fid, spk, float(t), float(t + 4.5), 1.0) for fid in audio
+                 for spk, first in (("A", 0.0), ("B", 30.0)) for t in np.arange(first, first + 25.0, 5.0)]
+    summary = remix(stretches, audio, tmp_path / "mix", RemixConfig(conversations_per_recording=2, seed=3))
+    manifest = json.loads((tmp_path / "mix" / "manifest.json").read_text())
+    ids = [c["file_id"] for c in manifest["conversations"]]
+    assert ids == ["rec1-mix00", "rec1-mix01", "rec2-mix00", "rec2-mix01"] and len(summary.conversations) == 4
+    used = [src for c in manifest["conversations"] for src in c["sources"]]
+    assert len(used) == len(set(used))  # no stretch in two conversations
+    for c in manifest["conversations"]:
+        assert {Path(src).parts[-3] for src in c["sources"]} == {c["file_id"].split("-")[0]}  # one recording each
+        turns = read_rttm(tmp_path / "mix" / "rttm" / f"{c['file_id']}.rttm")[c["file_id"]]
+        mix = load_audio(tmp_path / "mix" / "audio" / f"{c['file_id']}.wav")
+        assert {t.speaker for t in turns} == {"A", "B"} and max(t.end for t in turns) <= len(mix) / 16000
+        speech = np.zeros(len(mix), bool)  # the RTTM agrees with the audio: the energy is inside its turns
+        for t in turns:
+            speech[int(t.start * 16000):int(t.end * 16000)] = True
+        assert np.sqrt(np.mean(mix[speech] ** 2)) > 30 * np.sqrt(np.mean(mix[~speech] ** 2))
+        assert np.abs(mix[:int(0.4 * 16000)]).max() < 1e-3
+    remix(stretches, audio, tmp_path / "again", RemixConfig(conversations_per_recording=2, seed=3))
+    assert all((tmp_path / "mix" / "rttm" / f"{i}.rttm").read_text() == (tmp_path / "again" / "rttm" / f"{i}.rttm")
+               .read_text() for i in ids)  # deterministic by seed

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -195,21 +196,48 @@ def _run_jobs(jobs: list[Job], config: SimulationConfig, noise_files: list[str],
 def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: SimulationConfig = SimulationConfig(),
                     workers: int = 1, overwrite: bool = False, progress=None) -> SimulationSummary:
     """Simulate ``config.num_conversations`` conversations from the recordings under ``speech_dir``."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise DiarefineError(f"{out_dir}: output folder exists and is not empty (choose another or pass --overwrite)")
     if config.num_conversations < 1:
         raise DiarefineError("--num-conversations must be at least 1")
     by_speaker = find_speech_files(speech_dir, config.speaker_regex or None)
+    return _write_corpus(out_dir, overwrite, lambda tmp: _plan_jobs(by_speaker, config, tmp), config, workers,
+                         progress, {"speech_dir": str(speech_dir)})
+
+
+def simulate_conversations(groups: Sequence[tuple[str, dict[str, list[Path]]]], out_dir: str | Path,
+                           config: SimulationConfig = SimulationConfig(), workers: int = 1, overwrite: bool = False,
+                           progress=None) -> SimulationSummary:
+    """One conversation per (file id, {speaker: source files}) of ``groups``, with the turn taking and
+    acoustics of ``config`` (its speaker and conversation counts and splits are not used): the
+    caller chooses who talks with whom (``diarefine adapt``: speakers of one recording)."""
+    if not groups:
+        raise DiarefineError("no conversations to simulate")
+
+    def plan(tmp: Path) -> tuple[list[Job], dict]:
+        for sub in ("audio", "rttm", "uem"):
+            (tmp / sub).mkdir(parents=True, exist_ok=True)
+        jobs = [Job(0, i, file_id, str(tmp), {spk: [str(f) for f in files] for spk, files in speakers.items()})
+                for i, (file_id, speakers) in enumerate(groups)]
+        return jobs, {file_id: sorted(speakers) for file_id, speakers in groups}
+
+    return _write_corpus(out_dir, overwrite, plan, config, workers, progress, {})
+
+
+def _write_corpus(out_dir: str | Path, overwrite: bool, plan, config: SimulationConfig, workers: int, progress,
+                  manifest_extra: dict) -> SimulationSummary:
+    """Render the jobs ``plan(tmp)`` lays out in a temporary folder, write the manifest, then rename
+    it to ``out_dir`` (nothing is left behind on failure)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise DiarefineError(f"{out_dir}: output folder exists and is not empty (choose another or pass --overwrite)")
     noise_files = []
     if config.acoustics.noise == "recorded":
         noise_files = [str(p) for files in find_speech_files(config.acoustics.noise_dir).values() for p in files]
     tmp = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        jobs, split_speakers = _plan_jobs(by_speaker, config, tmp)
+        jobs, split_speakers = plan(tmp)
         entries = _run_jobs(jobs, config, noise_files, workers, progress)
-        manifest = {"schema": MANIFEST_SCHEMA, "speech_dir": str(speech_dir), "config": to_dict(config),
+        manifest = {"schema": MANIFEST_SCHEMA, **manifest_extra, "config": to_dict(config),
                     "speakers": split_speakers, "conversations": entries}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         if out_dir.exists():
@@ -220,4 +248,5 @@ def simulate_corpus(speech_dir: str | Path, out_dir: str | Path, config: Simulat
     return SimulationSummary(out_dir, entries)
 
 
-__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits", "simulate_corpus"]
+__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits", "simulate_conversations",
+           "simulate_corpus"]
