@@ -1,18 +1,18 @@
 """A diarizer in the manner of pyannote 3.x, on the shipped segmentation-3.0 and CAM++ networks.
 
 10 s chunks every ``step_s`` -> segmentation-3.0's powerset decision -> up to 3 local speakers
-per chunk (binary activity on its 16.875 ms frames) -> one CAM++ embedding per (chunk, local
-speaker) from the fbank frames where that speaker speaks alone (all its frames when it never
-does; skipped below ``min_embed_s``) -> agglomerative clustering (centroid linkage on
-L2-normalised embeddings, cut where the euclidean distance between cluster means exceeds
-``distance_threshold``, as pyannote 3.x does, or at a given / bounded number of
-speakers; clusters of fewer embeddings than ``min_cluster_s`` of embedding hops join their
-nearest large one) -> every embedded local speaker assigned to a cluster, two local speakers
-of one chunk never to the same -> the local speakers of the chunks not embedded (only one chunk
-in every ``embedding_step_s`` is: CAM++ is most of the cost) stitched to the global speakers of
-the embedded chunks they overlap, by frame agreement -> reconstruction: per frame of the file, the clusters' activity averaged over the chunks that
-cover it and the local speaker count averaged likewise; the ``round(count)`` most active
-clusters are on -> turns (overlap included).
+per chunk (binary activity on its 16.875 ms frames) -> for one chunk in every
+``embedding_step_s`` (CAM++ is most of the cost), one CAM++ embedding per local speaker from
+``max_embed_s`` of the fbank frames where it speaks alone (all its frames when it never does;
+skipped below ``min_embed_s``) -> agglomerative clustering (centroid linkage on L2-normalised
+embeddings, cut where the euclidean distance between cluster means exceeds
+``distance_threshold``, as pyannote 3.x does, or at a given / bounded number of speakers;
+clusters of fewer embeddings than ``min_cluster_s`` of embedding hops join their nearest large
+one) -> every embedded local speaker assigned to a cluster, two local speakers of one chunk
+never to the same -> the local speakers of the other chunks stitched to the global speakers of
+the embedded chunks they overlap, by frame agreement -> reconstruction: per frame of the file,
+the clusters' activity averaged over the chunks that cover it and the local speaker count
+averaged likewise; the ``round(count)`` most active clusters are on -> turns (overlap included).
 
 Memory: chunks stream in batches (activity kept as int8 [chunks, 589, 3], fbank [frames, 80]
 float32 for the file). Output is deterministic.
@@ -47,7 +47,7 @@ class SegmentationDiarizeConfig:
 
     chunk_s: Seconds = 10.0  # what segmentation-3.0 was trained on
     step_s: Seconds = 2.5  # hop between chunks (pyannote: 1 s)
-    embedding_step_s: Seconds = 10.0  # hop between the chunks whose local speakers are embedded; the others are stitched
+    embedding_step_s: Seconds = 10.0  # hop between the chunks whose speakers are embedded (others: stitched)
     batch_size: int = 16  # chunks / embeddings per network call
     min_embed_s: Seconds = 0.4  # least speech of a local speaker to embed it
     max_embed_s: Seconds = 4.0  # speech per embedding: the middle of longer ones, shorter ones repeated

@@ -39,6 +39,7 @@ def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
+    import torch
     from tqdm import tqdm
 
     from ..display import print_table
@@ -53,11 +54,14 @@ def cmd_refine(args: argparse.Namespace) -> int:
     refiner = Refiner(*settings)  # model errors surface here, before any worker starts
     results = []
     with outputs:
-        if len(jobs) == 1:
-            bar, update = window_bar(jobs[0][0].file_id)
-            with bar:
-                results.append(refiner.refine_input(jobs[0][0], update))
-        else:
+        if min(args.jobs, len(jobs)) <= 1:  # in this process, with the refiner loaded above
+            if args.threads:
+                torch.set_num_threads(args.threads)
+            for file, _ in tqdm(jobs, desc="refining", unit="file", disable=None if len(jobs) > 1 else True):
+                bar, update = window_bar(file.file_id, position=1 if len(jobs) > 1 else 0)
+                with bar:
+                    results.append(refiner.refine_input(file, update))
+        else:  # each worker loads its own refiner
             refined = map_files(Refiner.refine_input, [file for file, _ in jobs], Refiner, settings,
                                 jobs=args.jobs, threads=args.threads)
             results.extend(tqdm(refined, total=len(jobs), desc="refining", unit="file", disable=None))
@@ -270,8 +274,8 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_diarize)
 
     p = sub.add_parser("demo", help="the main job: diarize -> refine -> score on the bundled sample",
-                       description="Diarize a recording with the built-in diarizer, refine it, and score both against the "
-                                   "reference (DER collar 0 and md-eval +/-250 ms, boundary metrics). Writes the "
+                       description="Diarize a recording with the built-in diarizer, refine it, and score both "
+                                   "against the reference (DER collar 0 and md-eval +/-250 ms, boundary metrics). Writes the "
                                    "RTTMs, scores.json and timelines.png. No arguments: the bundled sample.")
     p.add_argument("--audio", help="your recording (with --ref)")
     p.add_argument("--ref", help="its reference RTTM (one file id)")
