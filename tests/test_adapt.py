@@ -108,3 +108,100 @@ def test_remix_makes_conversations_of_one_recordings_speakers_each_stretch_used_
     remix(stretches, audio, tmp_path / "again", RemixConfig(conversations_per_recording=2, seed=3))
     assert all((tmp_path / "mix" / "rttm" / f"{i}.rttm").read_text() == (tmp_path / "again" / "rttm" / f"{i}.rttm")
                .read_text() for i in ids)  # deterministic by seed
+
+
+def test_plan_groups_deal_each_file_once_and_can_mix_across_recordings() -> None:
+    from pathlib import Path
+
+    from diarefine.adapt import RemixConfig, plan_groups
+
+    sources = {"r1": {"A": [Path(f"r1/A/{i}") for i in range(5)], "B": [Path(f"r1/B/{i}") for i in range(2)]},
+               "r2": {"C": [Path("r2/C/0")]}}  # one speaker: no conversation of its own
+    groups = plan_groups(sources, RemixConfig(conversations_per_recording=4, seed=1))
+    assert [g for g, _ in groups] == ["r1-mix00", "r1-mix01"]  # 7 files over 3, one left with A only: merged
+    used = [f for _, speakers in groups for files in speakers.values() for f in files]
+    assert sorted(used) == sorted(sources["r1"]["A"] + sources["r1"]["B"])  # each once, none lost
+    assert all(len(speakers) >= 2 for _, speakers in groups)
+    mixed = plan_groups(sources, RemixConfig(conversations_per_recording=4, seed=1, across_recordings=True))
+    assert len(mixed) >= 3 and all(g.startswith("all-mix") and len(speakers) >= 2 for g, speakers in mixed)
+    assert {spk for _, speakers in mixed for spk in speakers} == {"r1_A", "r1_B", "r2_C"}
+    assert sum(len(files) for _, speakers in mixed for files in speakers.values()) == 8
+
+
+def test_choose_threshold_minimises_the_distance_to_the_true_boundaries() -> None:
+    from diarefine.adapt import choose_threshold, refinement_cost
+
+    true = np.array([0.3, -0.2, 0.4, np.nan, np.nan])
+    change = ~np.isnan(true)
+    offset = np.array([0.3, -0.2, -0.5, 0.8, 0.0])  # right, right, wrong, moves a no-change window, stays
+    confidence = np.array([0.95, 0.85, 0.6, 0.7, 0.9])
+    threshold, costs = choose_threshold(offset, confidence, true, change, (0.5, 0.65, 0.8, 1.0))
+    assert threshold == 0.8 and costs[1.0] == refinement_cost(np.zeros(5), true, change)
+    assert costs[0.8] < costs[0.65] < costs[0.5] and costs[0.8] < costs[1.0]
+
+
+def test_adapt_end_to_end_on_the_sample_with_a_tiny_model(tmp_path) -> None:
+    """Harvest -> re-mix -> prepare -> fine-tune -> threshold on the bundled sample, then refine with the
+    adapted checkpoint: it carries its threshold and what it was adapted on; same seed, same weights."""
+    import torch
+    from fixtures import tiny_contrastive_checkpoint
+
+    from diarefine.adapt import AdaptConfig, adapt
+    from diarefine.models import load_checkpoint
+    from diarefine.refine import Refiner
+    from diarefine.refine.files import open_input
+    from diarefine.rttm import read_rttm
+    from diarefine.samples import bundled_sample
+
+    sample = bundled_sample()
+    start = tiny_contrastive_checkpoint(tmp_path / "tiny.pt")
+    hypothesis = open_input(sample.audio, read_rttm(sample.rttm)["sample"])
+    config = AdaptConfig(max_epochs=2, minutes=2.0, draws_per_change=4, seed=5)
+    result = adapt([hypothesis], tmp_path / "adapted.pt", start, config, work_dir=tmp_path / "work")
+    assert result.checkpoint.is_file() and result.card.is_file()
+    assert result.harvest[0].kept_s > 5.0 and result.n_conversations >= 2 and result.n_held_out_conversations >= 1
+    assert result.n_train_windows > 0 and result.n_held_out_windows > 0 and 1 <= result.epochs <= 2
+    assert result.after.cost_s <= result.before_retuned.cost_s + 1e-9  # never worse than the starting weights
+    adapted = load_checkpoint(result.checkpoint)
+    assert adapted.threshold == result.threshold and adapted.adaptation["files"] == ["sample"]
+    assert adapted.adaptation["from"] == str(start) and adapted.front_end == load_checkpoint(start).front_end
+    card = result.card.read_text()
+    assert f"adapted from `{start}`" in card and "`sample`" in card and f"**{result.threshold:g}**" in card
+    refiner = Refiner(result.checkpoint)
+    assert refiner.threshold == result.threshold  # refine uses the tuned threshold by default
+    assert Refiner(result.checkpoint, threshold=0.2).threshold == 0.2
+    assert refiner.refine_input(hypothesis).turns
+    again = adapt([hypothesis], tmp_path / "again.pt", start, config)
+    assert result.kept_start_weights == again.kept_start_weights and again.work_dir is None
+    for key, value in adapted.model.state_dict().items():
+        assert torch.equal(value, load_checkpoint(again.checkpoint).model.state_dict()[key]), key
+
+
+def test_adapt_command_writes_the_checkpoint_and_card_or_nothing(tmp_path, capsys) -> None:
+    import soundfile as sf
+    from fixtures import tiny_contrastive_checkpoint
+
+    from diarefine.cli import main
+    from diarefine.samples import bundled_sample
+
+    sample = bundled_sample()
+    start = tiny_contrastive_checkpoint(tmp_path / "tiny.pt")
+    stereo = tmp_path / "call.wav"  # another rate and two channels: resampled and mixed down, not refused
+    mono, _ = sf.read(sample.audio, dtype="float32")
+    from scipy.signal import resample_poly
+    wide = resample_poly(mono, 3, 1)[:, None] * np.array([[1.0, 0.5]])
+    sf.write(stereo, wide.astype(np.float32), 48_000)
+    hyp = tmp_path / "call.rttm"
+    hyp.write_text(sample.rttm.read_text().replace("sample", "call"))
+    typo = tmp_path / "adapt.toml"
+    typo.write_text("[adapt]\nmax_epoch = 2\n")
+    out = tmp_path / "out" / "adapted.pt"
+    common = ["adapt", "--audio", str(stereo), "--rttm", str(hyp), "-o", str(out), "--from", str(start), "--quiet",
+              "--jobs", "1"]
+    assert main([*common, "--config", str(typo)]) == 2
+    assert "max_epoch" in capsys.readouterr().err and not out.exists()
+    assert main([*common, "--audio-dir", str(tmp_path)]) == 2  # one recording or folders, not both
+    assert main([*common, "--epochs", "1", "--seed", "3", "--error-model", "pyannote-like"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out MAE" in printed and out.is_file() and out.with_suffix(".md").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["adapted.md", "adapted.pt"]  # no temporary left

@@ -1,6 +1,7 @@
-"""Adapting the refiner to a user's own recordings without labels (issue 18): harvest single-speaker
-stretches with the system's hypothesis, re-mix them into conversations of exact boundaries.
-``diarefine adapt`` (prepare, fine-tune, threshold) is not built yet."""
+"""Adapting the refiner to a user's own recordings without labels (``diarefine adapt``): harvest
+single-speaker stretches with the system's hypothesis (`harvest`), re-mix them into conversations
+of exact boundaries (`remix`), then prepare, fine-tune and re-tune the threshold (`pipeline`);
+`card` writes the adapted checkpoint's model card."""
 
 from .harvest import (
            HarvestConfig,
@@ -11,7 +12,16 @@ from .harvest import (
            snap_to_pauses,
            solo_regions,
 )
-from .remix import RemixConfig, plan_groups, remix, write_sources
+from .pipeline import (
+           AdaptConfig,
+           AdaptResult,
+           HeldOutScore,
+           adapt,
+           choose_threshold,
+           refinement_cost,
+)
+from .remix import RemixConfig, plan_groups, remix, remix_sources, write_sources
 
-__all__ = ["HarvestConfig", "HarvestStats", "RemixConfig", "Stretch", "harvest_file", "plan_groups", "remix",
+__all__ = ["AdaptConfig", "AdaptResult", "HarvestConfig", "HarvestStats", "HeldOutScore", "RemixConfig", "Stretch",
+           "adapt", "choose_threshold", "harvest_file", "plan_groups", "refinement_cost", "remix", "remix_sources",
            "shrink", "snap_to_pauses", "solo_regions", "write_sources"]

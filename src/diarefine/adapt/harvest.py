@@ -13,7 +13,7 @@ Per (file, speaker), in order, each filter counted in `HarvestStats`:
    labelled training source.
 
 The stretches are the sources the re-mixed conversations of ``diarefine adapt`` are built from
-(issue 18: the re-mix and fine-tuning are not built yet).
+(`remix`, `pipeline`).
 """
 
 from __future__ import annotations

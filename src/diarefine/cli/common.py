@@ -65,6 +65,30 @@ def stage_bar(desc: str) -> tuple[object, Callable[[str, int, int], None]]:
     return bar, update
 
 
+def open_recordings(audio: str | None, rttm: str | None, audio_dir: str | None, rttm_dir: str | None,
+                    shard: str | None = None, pair_names: str = "--audio and --rttm") -> list:
+    """The opened, checked inputs (`refine.files.FileInput`) of folder mode (``audio_dir`` + ``rttm_dir``,
+    matched by file id; ``shard`` "I/N" takes every N-th) or of one (audio, RTTM) pair."""
+    from ..errors import DiarefineError
+    from ..refine.files import open_folder, open_pair
+    from ..rttm import load_rttms, read_rttm
+    from ..workers import parse_shard, take_shard
+
+    if audio_dir is not None or rttm_dir is not None:
+        if audio_dir is None or rttm_dir is None or audio or rttm:
+            raise DiarefineError(f"folder mode needs --audio-dir and --rttm-dir (and no {pair_names})")
+        inputs = open_folder(audio_dir, load_rttms(rttm_dir), rttm_dir)
+        inputs = take_shard(inputs, parse_shard(shard) if shard else None, key=lambda f: f.file_id)
+        if not inputs:
+            raise DiarefineError(f"--shard {shard}: no recordings in this shard")
+        return inputs
+    if not audio or not rttm:
+        raise DiarefineError(f"give {pair_names}, or --audio-dir and --rttm-dir")
+    if shard:
+        raise DiarefineError("--shard splits folders: use it with --audio-dir and --rttm-dir")
+    return [open_pair(audio, read_rttm(rttm), rttm)]
+
+
 def config_from_toml(path: str | Path | None, cls, section: str):
     """A dataclass config from a TOML file's ``[section]`` table (or the whole file, or the defaults);
     unknown keys are errors."""

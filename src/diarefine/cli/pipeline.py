@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import DiarefineError, MismatchError
 from ..refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHIPPED_MODELS
 from ..units import DEFAULT_THRESHOLD
-from .common import add_jobs, stage_bar, window_bar
+from .common import add_jobs, open_recordings, stage_bar, window_bar
 
 DEMO_OUT = "diarefine_demo"
 DEFAULT_DIARIZER = "segmentation"  # better on real recordings, worse on simulated read speech (README)
@@ -19,23 +19,10 @@ log = logging.getLogger("diarefine")
 
 def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
     """(opened input, output RTTM) of every file of this shard, all checked before any work."""
-    from ..refine.files import open_folder, open_pair
-    from ..rttm import load_rttms, read_rttm
-    from ..workers import parse_shard, take_shard
-
-    if args.audio_dir is not None or args.rttm_dir is not None:
-        if args.audio_dir is None or args.rttm_dir is None or args.audio or args.hyp:
-            raise DiarefineError("folder mode needs --audio-dir and --rttm-dir (and no AUDIO / HYP arguments)")
-        inputs = open_folder(args.audio_dir, load_rttms(args.rttm_dir), args.rttm_dir)
-        inputs = take_shard(inputs, parse_shard(args.shard) if args.shard else None, key=lambda f: f.file_id)
-        if not inputs:
-            raise DiarefineError(f"--shard {args.shard}: no recordings in this shard")
+    inputs = open_recordings(args.audio, args.hyp, args.audio_dir, args.rttm_dir, args.shard, "AUDIO and HYP.rttm")
+    if args.audio_dir is not None:
         return [(file, Path(args.out) / f"{file.file_id}.rttm") for file in inputs]
-    if not args.audio or not args.hyp:
-        raise DiarefineError("give AUDIO and HYP.rttm, or --audio-dir and --rttm-dir")
-    if args.shard:
-        raise DiarefineError("--shard splits folders: use it with --audio-dir and --rttm-dir")
-    return [(open_pair(args.audio, read_rttm(args.hyp), args.hyp), Path(args.out))]
+    return [(inputs[0], Path(args.out))]
 
 
 def cmd_refine(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
-"""The model commands: ``train`` (one variant from a TOML config, with Lightning) and ``evaluate``
-(checkpoints and classical refiners compared on a cache)."""
+"""The model commands: ``train`` (one variant from a TOML config, with Lightning), ``evaluate``
+(checkpoints and classical refiners compared on a cache) and ``adapt`` (fine-tune a model to a
+user's own recordings without labels)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from ..fileio import check_output_dir, check_output_file
 from ..refine.resolve import CLASSICAL_REFINERS
 from ..units import DEFAULT_THRESHOLD
-from .common import progress_bar
+from .common import add_jobs, config_from_toml, open_recordings, progress_bar, stage_bar
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -57,8 +58,46 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapt_config(args: argparse.Namespace):
+    """`AdaptConfig` from ``--config`` (its ``[adapt]`` table) with the command-line options on top."""
+    from dataclasses import replace
+
+    from ..adapt import AdaptConfig
+
+    config = config_from_toml(args.config, AdaptConfig, "adapt")
+    given = {"minutes": args.minutes, "max_epochs": args.epochs, "error_model": args.error_model, "seed": args.seed}
+    config = replace(config, workers=args.jobs, **{k: v for k, v in given.items() if v is not None})
+    if args.across_recordings:
+        config = replace(config, remix=replace(config.remix, across_recordings=True))
+    return config
+
+
+def cmd_adapt(args: argparse.Namespace) -> int:
+    inputs = open_recordings(args.audio, args.rttm, args.audio_dir, args.rttm_dir)  # before the heavy imports
+    config = _adapt_config(args)
+    import torch
+
+    from ..adapt import adapt
+    from ..display import print_table
+    from ..simulate.error_models import load_error_model
+
+    load_error_model(config.error_model)  # a wrong name fails now, not after the harvest
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    bar, update = stage_bar("adapting")
+    with bar:
+        result = adapt(inputs, args.out, args.start, config, work_dir=args.work_dir, progress=update,
+                       train_progress=not args.quiet, threads=args.threads or 0)
+    print_table(f"diarefine adapt: {result.start_model} -> {args.out} (threshold {result.threshold:g})",
+                ["measure", "value"], result.summary_rows())
+    print(f"wrote {result.checkpoint} and its model card {result.card}"
+          + (f" (work files in {result.work_dir})" if result.work_dir else ""))
+    print(f"refine with it: diarefine refine AUDIO HYP.rttm -o OUT.rttm --model {result.checkpoint}")
+    return 0
+
+
 def add_parsers(sub) -> None:
-    """Add ``train`` and ``evaluate``."""
+    """Add ``train``, ``evaluate`` and ``adapt``."""
     p = sub.add_parser("train", help="train a boundary model (mlp, transformer, diffusion, contrastive) with Lightning",
                        description="Train one model variant from a TOML config (see configs/). Writes OUT/best.pt, "
                                    "OUT/config.toml, OUT/metrics.json, Lightning checkpoints and TensorBoard logs.")
@@ -91,3 +130,33 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", metavar="OUT.json", help="also write every number as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="also draw the error CDFs")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("adapt", help="fit the refiner to your own recordings, without labels",
+                       description="Harvest single-speaker stretches of your recordings with your system's RTTMs, "
+                                   "re-mix them into conversations whose changes are known exactly, and fine-tune "
+                                   "a model on them; held-out conversations pick the epoch and re-tune the "
+                                   "threshold, which the adapted checkpoint carries. Writes OUT.pt and its model "
+                                   "card OUT.md. No reference labels are used.")
+    p.add_argument("--audio-dir", help="folder of audio files named <file id>.<ext>")
+    p.add_argument("--rttm-dir", help="folder of *.rttm hypotheses of your system (file ids inside the files)")
+    p.add_argument("--audio", help="one recording (with --rttm)")
+    p.add_argument("--rttm", help="your system's RTTM for --audio")
+    p.add_argument("-o", "--out", required=True, help="the adapted checkpoint (.pt); the model card goes beside it")
+    p.add_argument("--from", dest="start", metavar="MODEL",
+                   help="the model to adapt: a shipped name or a checkpoint (default: the shipped default)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget of the fine-tuning (default 10)")
+    p.add_argument("--epochs", type=int, help="most fine-tuning epochs (default 20; output is identical for a seed "
+                                                "when epochs or early stopping, not the time budget, end training)")
+    p.add_argument("--error-model", help="initial boundaries of the training windows: a shipped name "
+                                         "(empirical, pyannote-like, ...) or a JSON file (default: empirical)")
+    p.add_argument("--seed", type=int, help="seed of the re-mix, windows and training (default 0)")
+    p.add_argument("--across-recordings", action="store_true",
+                   help="mix speakers of different recordings (one corpus, one channel); default: each "
+                        "conversation holds the speakers of one recording")
+    p.add_argument("--config", help="TOML with an [adapt] table: every setting (harvest, remix, ...; see the README)")
+    p.add_argument("--work-dir", help="keep the work files here (stretches, conversations, caches, TensorBoard); "
+                                      "default: a temporary folder")
+    add_jobs(p)
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    p.add_argument("--quiet", action="store_true", help="no training progress bar")
+    p.set_defaults(func=cmd_adapt)

@@ -1,10 +1,13 @@
 """Model checkpoints: everything needed to rebuild a trained model, and nothing else to load.
 
 ``{format, variant, model_config, features, embeddings, window, profile, state_dict, package_version,
-training_metrics, training_config}``, saved with ``torch.save`` (plain types and tensors only,
+training_metrics, training_config, threshold, adaptation}``, saved with ``torch.save`` (plain types and tensors only,
 so ``torch.load(weights_only=True)`` reads it safely). ``load_checkpoint(path)`` rebuilds the
 model; the feature / embedding / window configs tell ``refine`` and ``evaluate`` which front
-end the model expects.
+end the model expects. ``threshold`` (optional) is the confidence threshold tuned for this
+checkpoint (``diarefine adapt`` writes one; ``refine`` uses it by default) and ``adaptation``
+(optional) says what an adapted checkpoint was adapted on and from. Checkpoints without them
+(older ones) load as before.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class Checkpoint:
     training_config: dict = field(default_factory=dict)
     package_version: str = __version__
     path: Path | None = None
+    threshold: float | None = None  # the confidence threshold tuned for this checkpoint, if any
+    adaptation: dict = field(default_factory=dict)  # `diarefine adapt`: what it was adapted on and from
 
     @property
     def cache_config(self) -> dict:
@@ -52,8 +57,10 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, training_metrics: dict | None = None,
-                    training_config: dict | None = None) -> Path:
-    """Write ``model`` with the cache config it was trained on (atomically: temporary name, then rename)."""
+                    training_config: dict | None = None, threshold: float | None = None,
+                    adaptation: dict | None = None) -> Path:
+    """Write ``model`` with the cache config it was trained on (atomically: temporary name, then rename);
+    ``threshold``: its tuned confidence threshold; ``adaptation``: plain-typed record of an adaptation."""
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "variant": model.name,
@@ -66,6 +73,8 @@ def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, 
         "package_version": __version__,
         "training_metrics": training_metrics or {},
         "training_config": training_config or {},
+        "threshold": None if threshold is None else float(threshold),
+        "adaptation": adaptation or {},
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +115,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
                       profile=payload.get("profile"),
                       training_metrics=payload.get("training_metrics", {}),
                       training_config=payload.get("training_config", {}),
-                      package_version=payload.get("package_version", "?"), path=path)
+                      package_version=payload.get("package_version", "?"), path=path,
+                      threshold=payload.get("threshold"), adaptation=payload.get("adaptation") or {})
 
 
 def classical_checkpoint(name: str, cache_config: dict, feature_dim: int, embedding_dim: int,

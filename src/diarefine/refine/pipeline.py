@@ -34,7 +34,7 @@ from ..units import DEFAULT_THRESHOLD, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
 from .files import FileInput, open_input
 from .inputs import extra_inputs
-from .resolve import default_front_end, resolve_model
+from .resolve import SHIPPED_MODELS, default_front_end, resolve_model
 
 Progress = Callable[[int, int], None]  # (windows done, windows in the file)
 
@@ -87,8 +87,8 @@ class Refiner:
     ``model``: a shipped model name (default: `resolve.DEFAULT_MODEL`), a classical refiner
     (``bic``, ``similarity``, ``silence-snap``; built on the default front end), a checkpoint
     path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's
-    confidence exceeds it (default: the shipped model's tuned value, `units.DEFAULT_THRESHOLD`
-    for other checkpoints); 1.0 moves nothing. ``block_s`` is how much audio is read at once for
+    confidence exceeds it (default: the shipped model's tuned value, else the one the checkpoint
+    carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing. ``block_s`` is how much audio is read at once for
     speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
     offsets next to silence.
     """
@@ -107,6 +107,8 @@ class Refiner:
                 classical = resolved.name
             else:
                 checkpoint = load_checkpoint(resolved.path, map_location=device, ignore_unknown=True)
+        if checkpoint is not None and checkpoint.threshold is not None and self.model_name not in SHIPPED_MODELS:
+            default_threshold = checkpoint.threshold  # tuned for this checkpoint (e.g. by `diarefine adapt`)
         self.threshold = default_threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise DiarefineError(f"threshold {self.threshold} is outside [0, 1] (1.0 moves nothing)")
