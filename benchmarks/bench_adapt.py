@@ -35,6 +35,7 @@ from bench_real import hypotheses, recordings, report  # noqa: E402
 
 from diarefine.adapt import AdaptConfig, adapt  # noqa: E402
 from diarefine.audio import load_audio  # noqa: E402
+from diarefine.cli.common import config_from_toml  # noqa: E402
 from diarefine.data.corpus import Recording  # noqa: E402
 from diarefine.display import print_table  # noqa: E402
 from diarefine.refine.files import open_input  # noqa: E402
@@ -71,6 +72,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="perturbed copies of each reference")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source")
     parser.add_argument("--work-dir", help="keep adapt's work files here")
+    parser.add_argument("--config", help="TOML with an [adapt] table (as `diarefine adapt --config`)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-adapt-") as tmp:
@@ -83,8 +85,8 @@ def main() -> None:
         system = hypotheses(adapt_recs, "diarize", 0)
         diarize_s = time.perf_counter() - began
         inputs = [open_input(r.audio, turns, fid) for fid, (r, turns) in system.items()]
-        config = AdaptConfig(minutes=args.minutes, max_epochs=args.epochs, error_model=args.adapt_error_model,
-                             seed=args.seed)
+        config = replace(config_from_toml(args.config, AdaptConfig, "adapt"), minutes=args.minutes,
+                         max_epochs=args.epochs, error_model=args.adapt_error_model, seed=args.seed)
         if args.across_recordings:
             config = replace(config, remix=replace(config.remix, across_recordings=True))
         result = adapt(inputs, args.out, args.start, config, work_dir=args.work_dir)

@@ -248,6 +248,62 @@ def _stopped_by(epochs: int, seconds_used: float, config: AdaptConfig) -> str:
     return "time budget" if seconds_used >= 60 * config.minutes * 0.98 else "early stopping"
 
 
+def _harvest(inputs: Sequence[FileInput], embedder, config: HarvestConfig, folder: Path, progress: Progress | None
+             ) -> tuple[list[HarvestStats], dict, Seconds]:
+    """Harvest every recording (one in memory at a time) and write its stretches under ``folder``:
+    (per-file stats, file id -> speaker -> source files, seconds of audio)."""
+    harvest, sources, audio_s = [], {}, 0.0
+    for done, file in enumerate(inputs, 1):
+        samples = load_audio(file.audio.path)
+        audio_s += len(samples) / SAMPLE_RATE
+        stretches, stats = harvest_file(samples, file.turns, embedder, config)
+        harvest.append(replace(stats, file_id=file.file_id))
+        stretches = [replace(s, file_id=file.file_id) for s in stretches]
+        sources.update(write_sources(stretches, {file.file_id: samples}, folder))
+        if progress:
+            progress("harvest", done, len(inputs))
+    return harvest, sources, audio_s
+
+
+def _prepare(start: Checkpoint, start_name: str, train_recs: list, held_recs: list, work: Path, config: AdaptConfig,
+             progress: Progress | None) -> tuple[tuple[Path, int], tuple[Path, int]]:
+    """The training and held-out caches, with the starting model's front end and window settings:
+    ((path, windows), (path, windows))."""
+    prepare = PrepareConfig(features=start.features, embeddings=start.embeddings,
+                            profile=from_dict(ProfileConfig, dict(start.profile or {}), f"{start_name}: profile"),
+                            window_s=float(start.window["window_s"]), error_model=config.error_model,
+                            draws_per_change=config.draws_per_change, embed_from="hypothesis", seed=config.seed)
+    n_recs = len(train_recs) + len(held_recs)
+    parts = []
+    for name, recs, seed, first in (("train", train_recs, config.seed, 0),
+                                    ("held_out", held_recs, config.seed + 1, len(train_recs))):
+        report = (lambda done, _, first=first: progress("prepare", first + done, n_recs)) if progress else None
+        parts.append(prepare_cache(recs, work / f"{name}.h5", replace(prepare, seed=seed), config.workers,
+                                   progress=report))
+    if parts[0][1] == 0 or parts[1][1] == 0:
+        raise DiarefineError(f"the re-mixed conversations gave {parts[0][1]} training and {parts[1][1]} held-out "
+                             "windows; give more or longer recordings")
+    return parts[0], parts[1]
+
+
+def _held_out_scores(start: Checkpoint, adapted: Checkpoint, held_path: Path, start_threshold: float,
+                     thresholds: Sequence[float], progress: Progress | None
+                     ) -> tuple[HeldOutScore, HeldOutScore, HeldOutScore]:
+    """(starting weights at their threshold, starting weights re-tuned, adapted weights re-tuned)."""
+    held = WindowDataset([held_path])
+    true, change = held.column("offset_s"), held.column("has_change")
+    scores = []
+    for done, checkpoint in enumerate((start, adapted), 1):
+        p = predict(checkpoint.model, held)
+        if checkpoint is start:
+            scores.append(held_out_score(p.offset_s, p.confidence, true, change, start_threshold))
+        best = choose_threshold(p.offset_s, p.confidence, true, change, thresholds, prefer=start_threshold)[0]
+        scores.append(held_out_score(p.offset_s, p.confidence, true, change, best))
+        if progress:
+            progress("held-out", done, 2)
+    return scores[0], scores[1], scores[2]
+
+
 def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path | None = None,
           config: AdaptConfig = AdaptConfig(), work_dir: str | Path | None = None, progress: Progress | None = None,
           train_progress: bool = False, threads: int = 0) -> AdaptResult:
@@ -270,25 +326,15 @@ def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path 
         work.mkdir(parents=True, exist_ok=True)
 
         t0 = time.perf_counter()
-        embedder = EMBEDDERS.build(start.embeddings)
-        harvest, sources, audio_s = [], {}, 0.0
-        for done, file in enumerate(inputs, 1):
-            samples = load_audio(file.audio.path)
-            audio_s += len(samples) / SAMPLE_RATE
-            stretches, stats = harvest_file(samples, file.turns, embedder, config.harvest)
-            stats = replace(stats, file_id=file.file_id)
-            stretches = [replace(s, file_id=file.file_id) for s in stretches]
-            harvest.append(stats)
-            sources.update(write_sources(stretches, {file.file_id: samples}, work / "stretches"))
-            if progress:
-                progress("harvest", done, len(inputs))
+        harvest, sources, audio_s = _harvest(inputs, EMBEDDERS.build(start.embeddings), config.harvest,
+                                             work / "stretches", progress)
         stage_seconds["harvest"] = time.perf_counter() - t0
-
         lone = [h for h in harvest if h.n_stretches and len(sources.get(h.file_id, {})) < 2]
         if lone and not remix_config.across_recordings:
             log.warning("%d recording(s) gave stretches of one speaker only (%.1f of %.1f min harvested): no "
                         "conversation of their own; --across-recordings (RemixConfig.across_recordings) uses them",
                         len(lone), sum(h.kept_s for h in lone) / 60, sum(h.kept_s for h in harvest) / 60)
+
         t0 = time.perf_counter()
         remixed = remix_sources(sources, work / "conversations", remix_config, config.workers, overwrite=True,
                                 progress=(lambda n: progress("re-mix", n, 0)) if progress else None)
@@ -296,19 +342,8 @@ def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path 
         stage_seconds["re-mix"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        prepare = PrepareConfig(features=start.features, embeddings=start.embeddings,
-                                profile=from_dict(ProfileConfig, dict(start.profile or {}), f"{resolved.name}: profile"),
-                                window_s=float(start.window["window_s"]), error_model=config.error_model,
-                                draws_per_change=config.draws_per_change, embed_from="hypothesis", seed=config.seed)
-        n_recs = len(train_recs) + len(held_recs)
-        train_path, n_train = prepare_cache(train_recs, work / "train.h5", prepare, config.workers, progress=(
-            (lambda done, _: progress("prepare", done, n_recs)) if progress else None))
-        held_path, n_held = prepare_cache(held_recs, work / "held_out.h5", replace(prepare, seed=config.seed + 1),
-                                          config.workers, progress=(
-            (lambda done, _: progress("prepare", len(train_recs) + done, n_recs)) if progress else None))
-        if n_train == 0 or n_held == 0:
-            raise DiarefineError(f"the re-mixed conversations gave {n_train} training and {n_held} held-out windows; "
-                                 "give more or longer recordings")
+        (train_path, n_train), (held_path, n_held) = _prepare(start, resolved.name, train_recs, held_recs, work,
+                                                              config, progress)
         stage_seconds["prepare"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -317,20 +352,10 @@ def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path 
         stage_seconds["fine-tune"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        held = WindowDataset([held_path])
-        true, change = held.column("offset_s"), held.column("has_change")
-        if progress:
-            progress("held-out", 0, 2)
-        before_pred = predict(start.model, held)
         adapted = load_checkpoint(fitted.checkpoint)
-        after_pred = predict(adapted.model, held)
-        if progress:
-            progress("held-out", 2, 2)
         start_threshold = resolved.threshold if start.threshold is None else start.threshold
-        before = held_out_score(before_pred.offset_s, before_pred.confidence, true, change, start_threshold)
-        retuned, after = (held_out_score(p.offset_s, p.confidence, true, change, choose_threshold(
-            p.offset_s, p.confidence, true, change, config.thresholds, prefer=start_threshold)[0])
-            for p in (before_pred, after_pred))
+        before, retuned, after = _held_out_scores(start, adapted, held_path, start_threshold, config.thresholds,
+                                                  progress)
         kept_start = after.cost_s > retuned.cost_s
         if kept_start:
             log.warning("fine-tuning did not lower the held-out boundary error (%.3f s vs %.3f s): the adapted "
