@@ -10,7 +10,8 @@ simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
 every classical refiner, every model of ``--models``, each at its own threshold or at each of
 ``--thresholds``): the relative change of DER, the share of the oracle's gain it reaches, and
-how many hypotheses it made worse (DER up by more than 0.05 points). The ami-debug meetings
+how many hypotheses it made worse (DER up by more than 0.05 points), and the median distance and
+acc@100 ms of the changes matched to a reference change. The ami-debug meetings
 may be among segmentation-3.0's training data, so numbers of refiners built on it
 (``segmentation-snap``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
@@ -25,7 +26,7 @@ from dataclasses import replace
 from diarefine.audio import audio_info
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import DiarizeConfig
-from diarefine.display import percent, print_table
+from diarefine.display import percent, print_table, seconds
 from diarefine.metrics.der import HEADLINE
 from diarefine.refine.compare import change_oracle, compare
 from diarefine.refine.files import open_input
@@ -91,11 +92,15 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
         der = score.der[HEADLINE]
         worse = sum(der.per_file[h].der > before.per_file[h].der + WORSE_POINTS for h in hyps)
         better = sum(der.per_file[h].der < before.per_file[h].der - WORSE_POINTS for h in hyps)
+        matched = score.boundary.matched
         rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%",
                      percent((before.total.der - der.total.der) / gain, 0) if gain > 0 else "-",
-                     f"{better} / {worse}", f"{speed[name]:.3f}" if name in speed else "-"])
-    print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM",
-                ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse", "RTF"], rows)
+                     f"{better} / {worse}", seconds(matched.median_s), percent(matched.accuracy[0.1], 1),
+                     f"{speed[name]:.3f}" if name in speed else "-"])
+    print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM; boundary error of the changes matched "
+                f"within {scores['no refinement'].boundary.match_tolerance_s:g} s",
+                ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse",
+                 "boundary median", "acc@100 ms", "RTF"], rows)
 
 
 def main() -> None:

@@ -11,7 +11,9 @@ From a user's recordings and their system's hypotheses (no reference used):
 4. **fine-tune** the starting model (`training.fit` with ``init``) within an epoch and wall-clock
    budget, keeping the epoch of the best held-out MAE;
 5. **re-tune the confidence threshold** on the held-out windows (`choose_threshold`) for the
-   adapted and, for the comparison, the starting weights. When fine-tuning did not lower the
+   adapted and, for the comparison, the starting weights; the starting model's threshold stays
+   unless the new one is `clearly_lower` (a bootstrap over held-out changes: a few changes
+   must not move it). When fine-tuning did not lower the
    held-out boundary error, the starting weights are kept (with their re-tuned threshold), so
    adapting never makes a model worse on what it can measure.
 
@@ -79,6 +81,7 @@ class AdaptConfig:
     batch_size: int = 32
     patience: int = 6  # held-out evaluations without a better MAE before stopping
     thresholds: tuple[float, ...] = THRESHOLDS
+    retune_confidence: float = 0.9  # a re-tuned threshold must beat the starting one in this share of resamples
     seed: int = 0
     workers: int = 1  # processes for re-mixing and preparing
 
@@ -87,8 +90,8 @@ class AdaptConfig:
             raise ValueError(f"held_out must be in (0, 1), got {self.held_out}")
         if self.max_epochs < 1 or self.minutes <= 0 or self.draws_per_change < 1:
             raise ValueError("max_epochs, minutes and draws_per_change must be positive")
-        if not self.thresholds or not all(0.0 <= t <= 1.0 for t in self.thresholds):
-            raise ValueError("thresholds must be a non-empty list of values in [0, 1]")
+        if not self.thresholds or not all(0.0 <= t <= 1.0 for t in [*self.thresholds, self.retune_confidence]):
+            raise ValueError("thresholds and retune_confidence must be in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,35 @@ def choose_threshold(offset_s: np.ndarray, confidence: np.ndarray, true_offset_s
              for t in candidates}
     best = [t for t, c in costs.items() if c <= min(costs.values()) + 1e-9]
     return (float(prefer) if prefer is not None and float(prefer) in best else max(best)), costs
+
+
+def window_costs(offset_s: np.ndarray, confidence: np.ndarray, true_offset_s: np.ndarray, has_change: np.ndarray,
+                 threshold: float) -> np.ndarray:
+    """Per-window distance [N] (s) after refinement at ``threshold`` (`refinement_cost` is their mean)."""
+    applied = np.where(confident(confidence, threshold), offset_s, 0.0)
+    return np.abs(applied - np.where(has_change, true_offset_s, 0.0))
+
+
+def clearly_lower(cost_s: np.ndarray, baseline_s: np.ndarray, groups: np.ndarray, confidence: float = 0.9,
+                  n_resamples: int = 2000, seed: int = 0) -> bool:
+    """Whether the mean of ``cost_s`` [N] is below that of ``baseline_s`` [N] in at least ``confidence``
+    of bootstrap resamples of the ``groups`` [N] (windows of one change move together: they are not
+    independent). Guards a threshold re-tuned on a few held-out changes.
+
+    >>> g = np.repeat(np.arange(10), 4)
+    >>> clearly_lower(np.full(40, 0.1), np.full(40, 0.2), g), clearly_lower(np.full(40, 0.2), np.full(40, 0.1), g)
+    (True, False)
+    >>> clearly_lower(np.r_[np.zeros(36), np.ones(4)], np.full(40, 0.05), g)  # lower on 9 changes of 10, not clearly
+    False
+    """
+    _, index = np.unique(groups, return_inverse=True)
+    n_groups = int(index.max()) + 1 if len(index) else 0
+    if n_groups < 2:
+        return False
+    difference = np.bincount(index, weights=cost_s - baseline_s, minlength=n_groups)  # [G] summed per group
+    size = np.bincount(index, minlength=n_groups).astype(float)
+    picks = np.random.default_rng(seed).integers(0, n_groups, size=(n_resamples, n_groups))  # [R, G]
+    return float(np.mean(difference[picks].sum(axis=1) / size[picks].sum(axis=1) < 0)) >= confidence
 
 
 def held_out_score(offset_s: np.ndarray, confidence: np.ndarray, true_offset_s: np.ndarray, has_change: np.ndarray,
@@ -287,17 +319,26 @@ def _prepare(start: Checkpoint, start_name: str, train_recs: list, held_recs: li
 
 
 def _held_out_scores(start: Checkpoint, adapted: Checkpoint, held_path: Path, start_threshold: float,
-                     thresholds: Sequence[float], progress: Progress | None
+                     config: AdaptConfig, progress: Progress | None
                      ) -> tuple[HeldOutScore, HeldOutScore, HeldOutScore]:
-    """(starting weights at their threshold, starting weights re-tuned, adapted weights re-tuned)."""
+    """(starting weights at their threshold, starting weights re-tuned, adapted weights re-tuned). A
+    re-tuned threshold replaces the starting one only when it is `clearly_lower` on the held-out
+    changes (bootstrap over changes, ``config.retune_confidence``)."""
     held = WindowDataset([held_path])
     true, change = held.column("offset_s"), held.column("has_change")
+    file_ids = held.window_files()[0]
+    groups = np.array([f"{f}#{c}" if has else f"{f}@{i}" for i, (f, c, has) in
+                       enumerate(zip(file_ids, held.column("change_index"), change))])
     scores = []
     for done, checkpoint in enumerate((start, adapted), 1):
         p = predict(checkpoint.model, held)
+        at_start = window_costs(p.offset_s, p.confidence, true, change, start_threshold)
         if checkpoint is start:
             scores.append(held_out_score(p.offset_s, p.confidence, true, change, start_threshold))
-        best = choose_threshold(p.offset_s, p.confidence, true, change, thresholds, prefer=start_threshold)[0]
+        best = choose_threshold(p.offset_s, p.confidence, true, change, config.thresholds, prefer=start_threshold)[0]
+        if not clearly_lower(window_costs(p.offset_s, p.confidence, true, change, best), at_start, groups,
+                             config.retune_confidence, seed=config.seed):
+            best = start_threshold
         scores.append(held_out_score(p.offset_s, p.confidence, true, change, best))
         if progress:
             progress("held-out", done, 2)
@@ -354,8 +395,7 @@ def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path 
         t0 = time.perf_counter()
         adapted = load_checkpoint(fitted.checkpoint)
         start_threshold = resolved.threshold if start.threshold is None else start.threshold
-        before, retuned, after = _held_out_scores(start, adapted, held_path, start_threshold, config.thresholds,
-                                                  progress)
+        before, retuned, after = _held_out_scores(start, adapted, held_path, start_threshold, config, progress)
         kept_start = after.cost_s > retuned.cost_s
         if kept_start:
             log.warning("fine-tuning did not lower the held-out boundary error (%.3f s vs %.3f s): the adapted "
