@@ -23,25 +23,34 @@ def model_card(result: AdaptResult, config: AdaptConfig) -> str:
     harvest = "\n".join(f"| `{h.file_id}` | {h.speech_s:.1f} | {h.solo_s:.1f} | {h.after_margins_s:.1f} | "
                         f"{h.after_pauses_s:.1f} | {h.kept_s:.1f} | {h.n_stretches} |" for h in result.harvest)
     hc, rc = config.harvest, config.remix
+    kept = (" Fine-tuning did not beat the starting weights on the held-out windows, so they were kept with the "
+            "re-tuned threshold." if result.kept_start_weights else "")
+    bullets = [
+        f"**Adapted from**: `{result.start_model}` (its variant, front end and window settings are kept).",
+        f"**Adapted on**: {len(files)} recording(s), {result.audio_s / 60:.1f} min of audio: {shown}.",
+        f"**Harvest**: single-speaker regions of the hypotheses of at least {hc.min_solo_s:g} s, {hc.margin_s:g} s "
+        f"margins, ends snapped to pauses within {hc.snap_s:g} s, stretches of at least {hc.min_keep_s:g} s whose "
+        f"speaker-embedding cosine to their speaker's centroid is at least {hc.min_cosine:g}: "
+        f"{result.harvested_s / 60:.1f} min kept.",
+        f"**Re-mix**: {result.n_conversations} conversations ({result.remixed_s / 60:.1f} min, {result.n_changes} "
+        f"speaker changes), speakers {'across recordings' if rc.across_recordings else 'of one recording each'}, "
+        f"each stretch used once; {result.n_held_out_conversations} held out.",
+        f"**Windows**: {result.n_train_windows} training / {result.n_held_out_windows} held out, "
+        f"{config.draws_per_change} per change, initial boundaries from the `{config.error_model}` error model; "
+        f"seed {config.seed}.",
+        f"**Fine-tuning**: lr {config.lr:g}, batch {config.batch_size}, {result.epochs} epochs ({result.steps} steps), "
+        f"stopped by {result.stopped_by} (budget {config.max_epochs} epochs / {config.minutes:g} min); the epoch of "
+        f"the best held-out MAE kept.{kept}",
+        f"**Threshold**: the one of least held-out cost (below) among {', '.join(f'{t:g}' for t in config.thresholds)}, "
+        f"kept at the starting model's unless lower in {config.retune_confidence:.0%} of bootstrap resamples of the "
+        "held-out changes."]
+    points = "\n".join(f"- {b}" for b in bullets)
     return f"""# Model card: adapted from `{result.start_model}`
 
 Made by `diarefine adapt` (no reference labels used). Threshold **{result.threshold:g}** (stored in the
 checkpoint; `diarefine refine --model THIS.pt` uses it).
 
-- **Adapted from**: `{result.start_model}` (its variant, front end and window settings are kept).
-- **Adapted on**: {len(files)} recording(s), {result.audio_s / 60:.1f} min of audio: {shown}.
-- **Harvest**: single-speaker regions of the hypotheses of at least {hc.min_solo_s:g} s, {hc.margin_s:g} s margins,
-  ends snapped to pauses within {hc.snap_s:g} s, stretches of at least {hc.min_keep_s:g} s whose speaker-embedding
-  cosine to their speaker's centroid is at least {hc.min_cosine:g}: {result.harvested_s / 60:.1f} min kept.
-- **Re-mix**: {result.n_conversations} conversations ({result.remixed_s / 60:.1f} min, {result.n_changes} speaker
-  changes), speakers {"across recordings" if rc.across_recordings else "of one recording each"}, each stretch
-  used once; {result.n_held_out_conversations} held out.
-- **Windows**: {result.n_train_windows} training / {result.n_held_out_windows} held out, {config.draws_per_change}
-  per change, initial boundaries from the `{config.error_model}` error model; seed {config.seed}.
-- **Fine-tuning**: lr {config.lr:g}, batch {config.batch_size}, {result.epochs} epochs ({result.steps} steps),
-  stopped by {result.stopped_by} (budget {config.max_epochs} epochs / {config.minutes:g} min); the epoch of the best
-  held-out MAE kept.{" Fine-tuning did not beat the starting weights on the held-out windows, so they were kept "
-                     "with a re-tuned threshold." if result.kept_start_weights else ""}
+{points}
 
 ## Held-out windows (re-mixed conversations not trained on)
 
