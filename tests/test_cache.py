@@ -145,6 +145,14 @@ def test_window_labels_follow_the_nearest_reference_change() -> None:
     with_false = draw_windows(changes, turns, 20.0, offsets, 0.5, np.random.default_rng(0))
     false = [s for s in with_false if s.source == 1]
     assert false and all(not s.has_change and abs(s.center_s - 5.5) > 2.0 for s in false)
+    assert all(s.pause_s == 0 for s in false)
+
+
+def test_windows_carry_the_pause_of_the_change_they_were_drawn_around() -> None:
+    turns = [Turn("f", 0, 5, "A"), Turn("f", 5.4, 9, "B"), Turn("f", 8.5, 20, "A")]  # a 0.4 s pause, an overlap
+    changes = find_changes(turns)
+    specs = draw_windows(changes, turns, 20.0, np.array([[0.1], [-0.2]]), 0.0, np.random.default_rng(0))
+    assert [s.pause_s for s in specs] == [pytest.approx(0.4), 0.0]
 
 
 def _run_prepare(corpus: Path, out: Path) -> int:

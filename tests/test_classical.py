@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -52,8 +53,8 @@ def classical(name: str, **settings) -> torch.nn.Module:
     return MODELS.build(name, feature_dim=80, embedding_dim=8, **settings).eval()
 
 
-def test_the_registry_holds_four_classical_refiners_with_nothing_to_learn() -> None:
-    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap", "segmentation-snap"}
+def test_the_registry_holds_five_classical_refiners_with_nothing_to_learn() -> None:
+    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap", "segmentation-snap", "pause-match"}
     assert list(CLASSICAL_REFINERS) == [n for n in MODELS.names() if not MODELS.get(n).trainable]  # spelled out: kept equal
     for name in CLASSICAL_REFINERS:
         assert not MODELS.get(name).trainable and classical(name).n_parameters() == 0
@@ -171,12 +172,16 @@ def test_evaluate_includes_classical_rows_and_skips_those_without_audio(tmp_path
     report = tmp_path / "report.json"
     assert main(["evaluate", "--cache", str(cache), "--json", str(report)]) == 0
     printed = capsys.readouterr().out.replace("\n", " ")
-    assert "bic" in printed and "Skipped: segmentation-snap" in printed.replace("│", "")
+    assert "bic" in printed and "Skipped: pause-match (no audio" in printed.replace("│", "")
     assert "silence-snap (no audio" in printed.replace("│", "")
     import json
 
     rows = [m["label"] for m in json.loads(report.read_text())["models"]]
     assert rows == ["no refinement", "bic"]
+    with h5py.File(cache, "a") as h5:  # a cache built before prepare stored the hypothesis's pause
+        del h5["pause_s"]
+    assert main(["evaluate", "--cache", str(cache)]) == 0
+    assert "pause-match (the cache has no pause_s" in capsys.readouterr().out.replace("\n", " ").replace("│", "")
 
 
 def test_refine_with_a_classical_refiner_on_the_sample(tmp_path: Path) -> None:

@@ -97,7 +97,8 @@ def predict(model: BoundaryModel, dataset: WindowDataset, batch_size: int = 64,
         waves = audio.read(rows, model.extra_context_s) if model.extra_inputs else None
         began = time.perf_counter()
         if waves is not None:
-            batch.update(extra_inputs(model, *waves, embedder))
+            pause = batch["pause_s"].numpy() if "pause_s" in batch else None
+            batch.update(extra_inputs(model, *waves, embedder, pause))
         batch = {k: v.to(device) for k, v in batch.items()}
         if start == 0 and waves is None:
             outputs(batch)  # warm-up (allocations, lazy init) outside the timing
@@ -245,6 +246,10 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
             ckpt = load_checkpoint(spec, overrides=model_overrides, ignore_unknown=True)
             check_compatible(ckpt.cache_config, dataset, str(spec))
             label = checkpoint_label(spec)
+        if "pause" in ckpt.model.extra_inputs and "pause_s" not in dataset.fields:
+            skipped.append(f"{label} (the cache has no pause_s: built before `prepare` stored the hypothesis's "
+                           "pause; rebuild it)")
+            continue
         if ckpt.model.extra_inputs:
             audio = audio or WindowAudio(dataset, audio_dir)
             if audio.missing:

@@ -85,3 +85,13 @@ class Change:
     def gap_s(self) -> Seconds:
         """Width of silence between the two runs."""
         return quantize_time(self.separation_s - self.overlap_s)
+
+    @property
+    def pause_s(self) -> Seconds:
+        """The pause between the two speakers: the separation when it is all silence, else 0 (a
+        hand-over, or one with overlapped speech in between, has no clean pause to match).
+
+        >>> Change("rec", 5.5, "A", "B", 5.0, 6.0).pause_s, Change("rec", 5.5, "A", "B", 5.0, 6.0, 0.2).pause_s
+        (1.0, 0.0)
+        """
+        return self.gap_s if self.overlap_s == 0 else 0.0

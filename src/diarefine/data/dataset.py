@@ -21,6 +21,8 @@ from .cache import check_config, read_config
 TENSOR_FIELDS = ("features", "mask", "left_emb", "right_emb", "offset_s", "has_change")
 META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "source", "center_s", "change_index",
                "file_index")
+#: Per-window fields of newer caches only; read when every cache given has them.
+OPTIONAL_FIELDS = ("pause_s",)
 
 
 #: Cache settings that may differ between caches read together: which shard of the recordings,
@@ -59,12 +61,15 @@ class WindowDataset(Dataset):
                                      "caches read together must match")
         models = [c.get("error_model") for c in configs]  # pooled error models: the config lists them all
         self.config = base | {"error_model": models[0] if all(m == models[0] for m in models) else models}
-        sizes = []
+        sizes, optional = [], set(OPTIONAL_FIELDS)
         for p in self.paths:
             with h5py.File(p, "r") as h5:
                 sizes.append(len(h5["offset_s"]))
+                optional &= set(h5.keys())
         self.offsets = np.concatenate([[0], np.cumsum(sizes)])
-        self._memory = {name: self.column(name) for name in TENSOR_FIELDS + META_FIELDS} if in_memory else None
+        #: The per-window fields items carry: the model inputs, the metadata, and the optional ones all caches have.
+        self.fields = TENSOR_FIELDS + META_FIELDS + tuple(f for f in OPTIONAL_FIELDS if f in optional)
+        self._memory = {name: self.column(name) for name in self.fields} if in_memory else None
 
     def __len__(self) -> int:
         return int(self.offsets[-1])
@@ -81,7 +86,7 @@ class WindowDataset(Dataset):
             return {name: values[i] for name, values in self._memory.items()}
         k = int(np.searchsorted(self.offsets, i, side="right") - 1)
         h5, row = self._file(k), i - int(self.offsets[k])
-        return {name: h5[name][row] for name in TENSOR_FIELDS + META_FIELDS}
+        return {name: h5[name][row] for name in self.fields}
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, np.ndarray]]:
         """A batch of items with one sorted read per field and shard (what ``DataLoader`` calls when
@@ -99,7 +104,7 @@ class WindowDataset(Dataset):
             rows = idx[positions] - self.offsets[k]
             unique_rows, inverse = np.unique(rows, return_inverse=True)  # h5py wants increasing indices
             h5 = self._file(int(k))
-            for name in TENSOR_FIELDS + META_FIELDS:
+            for name in self.fields:
                 values = h5[name][unique_rows][inverse]
                 if name not in columns:
                     columns[name] = np.empty((idx.size, *values.shape[1:]), values.dtype)
@@ -152,7 +157,7 @@ class WindowDataset(Dataset):
 def collate_windows(items: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     """Stack items into a batch: features [B, T, D] float32, mask [B, T] bool, left_emb / right_emb
     [B, E] float32, offset_s [B] float32 (0 where no change), has_change [B] bool, plus metadata."""
-    batch = {name: torch.from_numpy(np.stack([it[name] for it in items])) for name in TENSOR_FIELDS + META_FIELDS}
+    batch = {name: torch.from_numpy(np.stack([it[name] for it in items])) for name in items[0]}
     batch["features"] = batch["features"].float()
     batch["offset_s"] = torch.nan_to_num(batch["offset_s"], nan=0.0)
     return batch

@@ -1,8 +1,10 @@
 """The inputs some models take beyond features and speaker embeddings (`BoundaryModel.extra_inputs`),
 computed from the windows' audio: the waveform itself (``waves``, ``wave_mask``), embeddings of
-short analysis windows sliding across it (``sliding_emb``), and segmentation-3.0's local speakers
-(``local_speakers``: ``seg_activity``, ``seg_emb``, ``seg_emb_ok``). ``refine`` and ``evaluate``
-both build them here, so a model sees the same inputs in both.
+short analysis windows sliding across it (``sliding_emb``), segmentation-3.0's local speakers
+(``local_speakers``: ``seg_activity``, ``seg_emb``, ``seg_emb_ok``) and its speech posterior
+(``seg_speech``); and one the caller knows from the hypothesis, the ``pause`` at each change
+(``pause_s``, `types.Change.pause_s`). ``refine`` and ``evaluate`` both build them here, so a model sees the same
+inputs in both.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 from ..audio import trim_context
 from ..dsp import sliding_spans
 from ..embeddings import SpeakerEmbedder
+from ..errors import DiarefineError
 from ..features.pyannote_seg import interpolate_frames
 from ..models import BoundaryModel
 from ..networks.pyannet import powerset_to_speakers, shared_pyannet
@@ -21,9 +24,10 @@ from ..units import FRAME_S, SAMPLE_RATE
 
 
 def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
-                 embedder: SpeakerEmbedder | None) -> dict[str, torch.Tensor]:
+                 embedder: SpeakerEmbedder | None, pause_s: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """waves [B, N] float32 16 kHz and valid [B, N] bool, the windows with ``model.extra_context_s`` of
-    audio on each side -> the extra batch entries ``model`` asks for."""
+    audio on each side, and ``pause_s`` [B] (the silence between each window's two speakers in the
+    hypothesis, s; `types.Change.pause_s`) -> the extra batch entries ``model`` asks for."""
     out: dict[str, torch.Tensor] = {}
     window, window_valid = trim_context(waves, model.extra_context_s), trim_context(valid, model.extra_context_s)
     if "waves" in model.extra_inputs:
@@ -38,6 +42,13 @@ def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
         c = model.config
         out.update(local_speakers(waves, model.extra_context_s, c.n_frames, _embedder(model, embedder), c.weights,
                                   c.min_speech_s))
+    if "seg_speech" in model.extra_inputs:
+        out["seg_speech"] = speech_posterior(waves, model.config.weights)
+    if "pause" in model.extra_inputs:
+        if pause_s is None:
+            raise DiarefineError(f"{model.name} needs the hypothesis's pause at each change: refine gives it; "
+                                 "a cache gives it when `prepare` built it with pause_s (rebuild older caches)")
+        out["pause_s"] = torch.as_tensor(np.asarray(pause_s), dtype=torch.float32)
     return out
 
 
@@ -45,6 +56,19 @@ def _embedder(model: BoundaryModel, embedder: SpeakerEmbedder | None) -> Speaker
     if embedder is None:
         raise ValueError(f"{model.name} needs the speaker embedder of its left / right embeddings")
     return embedder
+
+
+@torch.inference_mode()
+def speech_posterior(waves: np.ndarray, weights: str = "") -> torch.Tensor:
+    """segmentation-3.0's probability that anyone speaks, [B, T'] on the `units.FRAME_S` grid across all
+    of ``waves`` [B, N] (frame i centred (i + 0.5) x FRAME_S after the first sample): one minus its
+    "no speaker" powerset class, interpolated from its 16.875 ms frames."""
+    network = shared_pyannet(str(weights_path(weights, SEGMENTATION_3)))
+    log_probs = network(torch.from_numpy(np.ascontiguousarray(waves)))  # [B, F, 7]; class 0: no speaker
+    speech = 1.0 - log_probs[..., :1].exp()
+    n_frames = round(waves.shape[1] / SAMPLE_RATE / FRAME_S)
+    target_s = (torch.arange(n_frames) + 0.5) * FRAME_S
+    return interpolate_frames(speech, network.frame_centres_s(log_probs.shape[1]), target_s)[..., 0].float()
 
 
 @torch.inference_mode()

@@ -195,7 +195,8 @@ class Refiner:
             }
             if self.model.extra_inputs:
                 batch.update(extra_inputs(self.model, *(trim_context(x, context_s, self.model.extra_context_s)
-                                                        for x in (waves, valid)), self.embedder))
+                                                        for x in (waves, valid)), self.embedder,
+                                          np.array([c.pause_s for c in batch_changes])))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()

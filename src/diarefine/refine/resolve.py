@@ -51,7 +51,7 @@ DEFAULT_MODEL = "contrastive-seg"
 #: The registered refiners with nothing to learn (``trainable = False`` in `models.MODELS`), usable by
 #: name without a checkpoint. Spelled out so that naming them imports no torch; a test keeps it
 #: equal to the registry.
-CLASSICAL_REFINERS = ("bic", "segmentation-snap", "silence-snap", "similarity")
+CLASSICAL_REFINERS = ("bic", "pause-match", "segmentation-snap", "silence-snap", "similarity")
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
     >>> resolve_model("nope")
     Traceback (most recent call last):
     ...
-    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim, contrastive-seg) or a classical refiner (bic, segmentation-snap, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
+    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim, contrastive-seg) or a classical refiner (bic, pause-match, segmentation-snap, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
     """
     model = DEFAULT_MODEL if model is None else model
     if str(model) in SHIPPED_MODELS:

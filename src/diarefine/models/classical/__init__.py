@@ -1,8 +1,9 @@
 """The classical refiners: signal rules with nothing to learn, in the model registry beside the learned
-variants (``bic``, ``similarity``, ``silence-snap``, ``segmentation-snap``) so that ``refine``, ``evaluate`` and every
+variants (``bic``, ``similarity``, ``silence-snap``, ``segmentation-snap``,
+``pause-match``) so that ``refine``, ``evaluate`` and every
 table treat them alike."""
 
-from . import bic, segmentation_snap, silence_snap, similarity  # noqa: F401  (register them)
+from . import bic, pause_match, segmentation_snap, silence_snap, similarity  # noqa: F401  (register them)
 from .base import CalibratedConfig, ClassicalRefiner
 
 __all__ = ["CalibratedConfig", "ClassicalRefiner"]
