@@ -49,3 +49,20 @@ def test_pause_match_moves_a_misplaced_change_of_the_sample_back() -> None:
     untouched = [k for k, c in enumerate(result.changes) if c.pause_s == 0]
     assert untouched and all(result.confidence[k] == 0 for k in untouched)
     assert np.all(np.abs(result.offset_s) <= 1.0 + 1e-6)
+
+
+def test_the_refiner_hands_changes_with_a_pause_to_pause_match(tmp_path) -> None:
+    from fixtures import tiny_contrastive_checkpoint
+
+    sample = bundled_sample()
+    reference = read_rttm(sample.rttm)["sample"]
+    change = next(c for c in find_changes(reference) if c.pause_s > 0.25)
+    hypothesis = move_changes(reference, [change], [change.time + 0.3]).turns
+    checkpoint = tiny_contrastive_checkpoint(tmp_path / "tiny.pt")
+    result = Refiner(checkpoint, threshold=1.0).refine_file(sample.audio, hypothesis)  # the model moves nothing
+    assert result.pause_matched.tolist() == [c.pause_s > 0.02 for c in result.changes]
+    assert result.n_pauses == result.summary()["pause_matched"] > 0
+    moved = [abs(a - c.time) > 1e-6 for a, c in zip(result.applied_times_s, result.changes)]
+    assert any(moved) and not any(m and not p for m, p in zip(moved, result.pause_matched))
+    unrouted = Refiner(checkpoint, threshold=1.0, match_pauses=False).refine_file(sample.audio, hypothesis)
+    assert unrouted.n_moved == 0 and unrouted.n_pauses == 0

@@ -37,7 +37,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
     jobs = _refine_inputs(args)
     outputs = OutputSet(files=[out for _, out in jobs] + ([args.json] if args.json else []))  # checked now
-    settings = (args.model, args.threshold, args.device, args.batch_size, 600.0, args.refine_edges)
+    settings = (args.model, args.threshold, args.device, args.batch_size, 600.0, args.refine_edges,
+                not args.no_match_pauses, args.pause_threshold)
     refiner = Refiner(*settings)  # model errors surface here, before any worker starts
     results = []
     with outputs:
@@ -178,7 +179,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if file_id not in given:
             raise MismatchError(f"{args.hyp}: no turns for file id {file_id!r} (it has {', '.join(sorted(given))})")
         hypothesis = merge_turns(given[file_id])
-    refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges)
+    refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges,
+                      match_pauses=not args.no_match_pauses, pause_threshold=args.pause_threshold)
     bar, update = window_bar("refining")
     with bar:
         result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
@@ -198,8 +200,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help=f"checkpoint path, shipped model ({shipped}) or classical refiner "
                         f"({', '.join(CLASSICAL_REFINERS)}) (default: %(default)s)")
     p.add_argument("--threshold", type=float,
-                   help="move a change only when the model's confidence exceeds this; 1.0 moves nothing "
-                        f"(default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other checkpoints)")
+                   help="move a change only when the model's confidence exceeds this; 1.0 moves nothing the model "
+                        f"decides (default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other "
+                        "checkpoints)")
+    p.add_argument("--no-match-pauses", action="store_true",
+                   help="let the model decide every change; by default a change whose hypothesis leaves a clean "
+                        "pause between its speakers goes to pause-match (segmentation-3.0's speech posterior), "
+                        "which places those best on real recordings")
+    p.add_argument("--pause-threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="pause-match's confidence threshold for those changes (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--refine-edges", action="store_true",
                    help="also move speech onsets / offsets next to silence where silero-vad and frame energy "

@@ -6,8 +6,11 @@ it -> frame features -> embeddings of the left and right hypothesis speakers fro
 speech elsewhere in the file -> the model's offset and confidence (+ the model's extra inputs,
 `inputs.extra_inputs`) -> changes whose confidence exceeds the threshold move
 (`changes.move_changes` keeps every turn valid and never lets a change cross its neighbours),
-the others stay where they were. With ``refine_edges``, the speech onsets and offsets next to
-silence are then refined too (`edges.EdgeRefiner`). The audio is read in blocks (speaker
+the others stay where they were. With ``match_pauses`` (the default), a change whose hypothesis
+leaves a clean pause between its speakers is decided by ``pause-match`` instead of the model
+(`models.classical.pause_match`, at ``pause_threshold``): on real recordings it places such
+changes better than any model here (README, "Real recordings"). With ``refine_edges``, the
+speech onsets and offsets next to silence are then refined too (`edges.EdgeRefiner`). The audio is read in blocks (speaker
 embeddings) and windows (features), and windows go through the model in batches, so memory
 does not grow with the file's length. No Lightning here.
 """
@@ -28,7 +31,7 @@ from ..config import from_dict
 from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
-from ..models import MODELS, Checkpoint, classical_checkpoint, load_checkpoint
+from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
@@ -59,6 +62,11 @@ class FileRefinement:
     duration_s: Seconds
     seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
     edges: EdgeRefinement | None = None  # with refine_edges: what happened to the speech edges (after the changes)
+    pause_matched: np.ndarray | None = None  # [C] bool: decided by pause-match (match_pauses), not the model
+
+    @property
+    def n_pauses(self) -> int:
+        return 0 if self.pause_matched is None else int(self.pause_matched.sum())
 
     @property
     def n_changes(self) -> int:
@@ -74,7 +82,7 @@ class FileRefinement:
 
     def summary(self) -> dict:
         out = {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
-               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
+               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding, "pause_matched": self.n_pauses,
                "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
         if self.edges is not None:
             out.update(edges=self.n_edges, edges_moved=self.n_edges_moved, edges_clamped=self.edges.n_clamped)
@@ -88,14 +96,17 @@ class Refiner:
     (``bic``, ``similarity``, ``silence-snap``; built on the default front end), a checkpoint
     path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's
     confidence exceeds it (default: the shipped model's tuned value, else the one the checkpoint
-    carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing. ``block_s`` is how much audio is read at once for
+    carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing the model
+    decides. ``block_s`` is how much audio is read at once for
     speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
-    offsets next to silence.
+    offsets next to silence. ``match_pauses`` hands the changes with a clean pause in the
+    hypothesis to ``pause-match`` (moved when its confidence exceeds ``pause_threshold``).
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
-                 refine_edges: bool | EdgeConfig = False) -> None:
+                 refine_edges: bool | EdgeConfig = False, match_pauses: bool = True,
+                 pause_threshold: float = DEFAULT_THRESHOLD) -> None:
         checkpoint, classical = None, None
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
@@ -127,6 +138,12 @@ class Refiner:
         self.window_s = float(checkpoint.window["window_s"])
         self.edge_refiner = None if refine_edges is False else \
             EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
+        self.pause_model = None  # pause-match, for the changes with a clean pause
+        if match_pauses and self.model.name != "pause-match":
+            self.pause_model = classical_like("pause-match", checkpoint).model
+        if not 0.0 <= pause_threshold <= 1.0:
+            raise DiarefineError(f"pause threshold {pause_threshold} is outside [0, 1] (1.0 moves nothing)")
+        self.pause_threshold = float(pause_threshold)
         if self.extractor.n_frames != self.model.config.n_frames:
             raise DiarefineError(f"{self.model_name}: features give {self.extractor.n_frames} frames per window "
                                  f"but the model expects {self.model.config.n_frames}")
@@ -140,9 +157,11 @@ class Refiner:
         """Refine one opened recording (`files.open_input`: audio checked, turns merged)."""
         began = time.perf_counter()
         changes = find_changes(file.turns)
-        offset, confidence, n_missing = self._predict(file.audio, file.turns, changes, progress)
-        result = apply_predictions(file.file_id, file.turns, changes, offset, confidence, self.threshold, n_missing,
+        offset, confidence, n_missing, by_pause = self._predict(file.audio, file.turns, changes, progress)
+        threshold = np.where(by_pause, self.pause_threshold, self.threshold)
+        result = apply_predictions(file.file_id, file.turns, changes, offset, confidence, threshold, n_missing,
                                    file.audio.duration_s)
+        result = replace(result, pause_matched=by_pause)
         if self.edge_refiner is not None:
             edges = self.edge_refiner.refine_file(file.audio, result.turns)
             result = replace(result, turns=edges.turns, edges=edges)
@@ -165,20 +184,26 @@ class Refiner:
         rows = [row(r.file_id, [r]) for r in results[:max_files]]
         rows += [row("total", results)] if len(results) > 1 else []
         title = (f"diarefine refine ({self.model_name}, threshold {self.threshold:g}"
+                 + (f"; pauses: pause-match, threshold {self.pause_threshold:g}" if self.pause_model else "")
                  + (", edges refined" if self.edge_refiner is not None else "") + ")")
         return title, header + ["audio min", "RTF"], rows
 
     @torch.inference_mode()
     def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
-                 progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int]:
-        """Offsets [C] and confidences [C] of every change, and how many windows lacked an embedding."""
+                 progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+        """Offsets [C] and confidences [C] of every change, how many windows lacked an embedding, and
+        which changes pause-match decided [C] bool."""
         offsets, confidences, n_missing = np.zeros(len(changes), np.float32), np.zeros(len(changes), np.float32), 0
+        pauses = np.array([c.pause_s for c in changes], np.float32)
+        by_pause = np.zeros(len(changes), bool) if self.pause_model is None else \
+            pauses > self.pause_model.config.min_pause_s
         if not changes:
-            return offsets, confidences, 0
+            return offsets, confidences, 0, by_pause
         chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
+        context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0,
+                        self.pause_model.extra_context_s if by_pause.any() else 0.0)
         for lo in range(0, len(changes), self.batch_size):
             batch_changes = changes[lo:lo + self.batch_size]
-            context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0)
             waves, valid = (np.stack(x) for x in zip(*(
                 read_window(info, c.time - self.window_s / 2 - context_s, self.window_s + 2 * context_s)
                 for c in batch_changes)))  # [B, N] with the widest context either needs
@@ -200,15 +225,24 @@ class Refiner:
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
+            routed = np.flatnonzero(by_pause[lo:lo + len(batch_changes)])
+            if len(routed):
+                pm = self.pause_model
+                pause_batch = extra_inputs(pm, *(trim_context(x[routed], context_s, pm.extra_context_s)
+                                                 for x in (waves, valid)), None, pauses[lo + routed])
+                offset_s, confidence = pm({k: v.to(self.device) for k, v in pause_batch.items()})
+                offsets[lo + routed] = offset_s.float().cpu().numpy()
+                confidences[lo + routed] = confidence.float().cpu().numpy()
             if progress:
                 progress(lo + len(batch_changes), len(changes))
-        return offsets, confidences, n_missing
+        return offsets, confidences, n_missing, by_pause
 
 
 def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Change], offset_s: np.ndarray,
-                      confidence: np.ndarray, threshold: float, n_missing_embedding: int = 0,
+                      confidence: np.ndarray, threshold: float | np.ndarray, n_missing_embedding: int = 0,
                       duration_s: Seconds = float("nan"), seconds: float = 0.0) -> FileRefinement:
-    """Move the changes whose confidence exceeds ``threshold`` by their predicted offset (pure).
+    """Move the changes whose confidence exceeds ``threshold`` (one, or one per change) by their
+    predicted offset (pure).
 
     >>> turns = [Turn("f", 0, 5, "A"), Turn("f", 5, 9, "B")]
     >>> r = apply_predictions("f", turns, find_changes(turns), np.array([0.3]), np.array([0.9]), 0.5)
