@@ -57,7 +57,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
             write_rttm(result.turns, outputs.path(out), [file.file_id])
         if args.json:
             write_json(outputs.path(args.json), {"model": refiner.model_name, "threshold": refiner.threshold,
-                                                 "files": [r.summary() for r in results]})
+                                                 "pause_threshold": refiner.pause_threshold if refiner.pause_model
+                                                 else None, "files": [r.summary() for r in results]})
     print_table(*refiner.table(results))
     print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if len(results) > 1 else ""))
     return 0
@@ -187,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                           classical=() if args.no_classical else CLASSICAL_REFINERS)
     source = "diarefine diarize" if result.diarization else str(args.hyp)
     print_table(*result.comparison.table(f"before / after on {file_id}: hypothesis from {source}, refined with "
-                                         f"{refiner.model_name} (threshold {refiner.threshold:g})"))
+                                         f"{refiner.describe()}"))
     print(result.summary_line())
     for path in result.outputs:
         print(f"wrote {path}")

@@ -167,6 +167,11 @@ class Refiner:
             result = replace(result, turns=edges.turns, edges=edges)
         return replace(result, seconds=time.perf_counter() - began)
 
+    def describe(self) -> str:
+        """What refines the changes, for titles: the model and threshold, and pause-match's when on."""
+        return (f"{self.model_name} (threshold {self.threshold:g})"
+                + (f", pauses by pause-match (threshold {self.pause_threshold:g})" if self.pause_model else ""))
+
     def table(self, results: Sequence[FileRefinement], max_files: int = 30) -> tuple[str, list[str], list[list[str]]]:
         """(title, header, rows) of what this refiner did: a row per file (the first ``max_files``),
         and a total row for several files; counts of changes (and edges), audio minutes and the
@@ -183,9 +188,8 @@ class Refiner:
 
         rows = [row(r.file_id, [r]) for r in results[:max_files]]
         rows += [row("total", results)] if len(results) > 1 else []
-        title = (f"diarefine refine ({self.model_name}, threshold {self.threshold:g}"
-                 + (f"; pauses: pause-match, threshold {self.pause_threshold:g}" if self.pause_model else "")
-                 + (", edges refined" if self.edge_refiner is not None else "") + ")")
+        title = (f"diarefine refine: {self.describe()}"
+                 + (", edges refined" if self.edge_refiner is not None else ""))
         return title, header + ["audio min", "RTF"], rows
 
     @torch.inference_mode()
