@@ -66,3 +66,23 @@ def test_the_refiner_hands_changes_with_a_pause_to_pause_match(tmp_path) -> None
     assert any(moved) and not any(m and not p for m, p in zip(moved, result.pause_matched))
     unrouted = Refiner(checkpoint, threshold=1.0, match_pauses=False).refine_file(sample.audio, hypothesis)
     assert unrouted.n_moved == 0 and unrouted.n_pauses == 0
+
+
+def test_evaluate_runs_the_segmentation_refiners_on_a_cache_of_the_sample(tmp_path) -> None:
+    import shutil
+
+    from diarefine.cli import main
+    from diarefine.evaluation import evaluate
+
+    sample = bundled_sample()
+    for kind, source in (("audio", sample.audio), ("rttm", sample.rttm)):
+        (tmp_path / "corpus" / kind).mkdir(parents=True)
+        shutil.copy(source, tmp_path / "corpus" / kind / f"sample{source.suffix}")
+    cache = tmp_path / "sample.h5"
+    assert main(["prepare", "--corpus", str(tmp_path / "corpus"), "-o", str(cache), "--embedder", "dummy",
+                 "--jobs", "1"]) == 0
+    report = evaluate(cache, [], classical=("pause-match", "segmentation-snap"))
+    rows = {row.label: row.overall for row in report.rows}
+    assert list(rows) == ["no refinement", "pause-match", "segmentation-snap"] and not report.skipped
+    assert rows["pause-match"].errors.median_s < rows["no refinement"].errors.median_s
+    assert rows["pause-match"].no_change_moved == 0.0  # a false change inside a turn has no pause: left alone

@@ -256,7 +256,7 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
                 skipped.append(f"{label} (no audio for {len(audio.missing)} file(s), e.g. {audio.missing[0]}; "
                                "pass --audio-dir)")
                 continue
-            if "sliding_emb" in ckpt.model.extra_inputs:
+            if {"sliding_emb", "local_speakers"} & set(ckpt.model.extra_inputs):  # embedded like the cache's sides
                 embedder = embedder or EMBEDDERS.build(dataset.config["embeddings"])
         predictions = predict(ckpt.model, dataset, batch_size, device, audio, embedder)
         speed = n / predictions.model_seconds if predictions.model_seconds > 0 else None
