@@ -71,9 +71,9 @@ def hypotheses(recs: list[Recording], source: str, seeds: int, error_model: str 
 
 def with_pause_match(turns: list, model: FileRefinement, pauses: FileRefinement, threshold: float,
                      pause_threshold: float) -> list:
-    """The turns as `refine` leaves them by default: changes with a clean pause in the hypothesis moved
-    by pause-match (``pauses``), the others by the model."""
-    routed = np.array([c.pause_s > MIN_PAUSE_S for c in model.changes], bool)
+    """The turns as `refine` leaves them by default: changes with a clean pause in the hypothesis that
+    pause-match (``pauses``) is confident about moved by it, the others by the model."""
+    routed = np.array([c.pause_s > MIN_PAUSE_S for c in model.changes], bool) & (pauses.confidence > pause_threshold)
     return apply_predictions(model.file_id, turns, model.changes, np.where(routed, pauses.offset_s, model.offset_s),
                              np.where(routed, pauses.confidence, model.confidence),
                              np.where(routed, pause_threshold, threshold)).turns

@@ -7,9 +7,9 @@ speech elsewhere in the file -> the model's offset and confidence (+ the model's
 `inputs.extra_inputs`) -> changes whose confidence exceeds the threshold move
 (`changes.move_changes` keeps every turn valid and never lets a change cross its neighbours),
 the others stay where they were. With ``match_pauses`` (the default), a change whose hypothesis
-leaves a clean pause between its speakers is decided by ``pause-match`` instead of the model
-(`models.classical.pause_match`, at ``pause_threshold``): on real recordings it places such
-changes better than any model here (README, "Real recordings"). With ``refine_edges``, the
+leaves a clean pause between its speakers goes where ``pause-match`` puts it when its confidence
+exceeds ``pause_threshold`` (`models.classical.pause_match`), and to the model otherwise: on real
+recordings it places such changes better than any model here (README, "Real recordings"). With ``refine_edges``, the
 speech onsets and offsets next to silence are then refined too (`edges.EdgeRefiner`). The audio is read in blocks (speaker
 embeddings) and windows (features), and windows go through the model in batches, so memory
 does not grow with the file's length. No Lightning here.
@@ -62,7 +62,7 @@ class FileRefinement:
     duration_s: Seconds
     seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
     edges: EdgeRefinement | None = None  # with refine_edges: what happened to the speech edges (after the changes)
-    pause_matched: np.ndarray | None = None  # [C] bool: decided by pause-match (match_pauses), not the model
+    pause_matched: np.ndarray | None = None  # [C] bool: moved by pause-match (match_pauses), not the model
 
     @property
     def n_pauses(self) -> int:
@@ -99,8 +99,9 @@ class Refiner:
     carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing the model
     decides. ``block_s`` is how much audio is read at once for
     speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
-    offsets next to silence. ``match_pauses`` hands the changes with a clean pause in the
-    hypothesis to ``pause-match`` (moved when its confidence exceeds ``pause_threshold``).
+    offsets next to silence. ``match_pauses`` lets ``pause-match`` move the changes with a clean
+    pause in the hypothesis where its confidence exceeds ``pause_threshold`` (the model decides
+    the rest, and those it is unsure of).
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
@@ -196,7 +197,7 @@ class Refiner:
     def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
                  progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
         """Offsets [C] and confidences [C] of every change, how many windows lacked an embedding, and
-        which changes pause-match decided [C] bool."""
+        which changes pause-match decided [C] bool: those with a clean pause that it would move."""
         offsets, confidences, n_missing = np.zeros(len(changes), np.float32), np.zeros(len(changes), np.float32), 0
         pauses = np.array([c.pause_s for c in changes], np.float32)
         by_pause = np.zeros(len(changes), bool) if self.pause_model is None else \
@@ -229,14 +230,17 @@ class Refiner:
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
-            routed = np.flatnonzero(by_pause[lo:lo + len(batch_changes)])
-            if len(routed):
+            with_pause = np.flatnonzero(by_pause[lo:lo + len(batch_changes)])
+            if len(with_pause):  # pause-match decides where it would move the change; the model elsewhere
                 pm = self.pause_model
-                pause_batch = extra_inputs(pm, *(trim_context(x[routed], context_s, pm.extra_context_s)
-                                                 for x in (waves, valid)), None, pauses[lo + routed])
-                offset_s, confidence = pm({k: v.to(self.device) for k, v in pause_batch.items()})
-                offsets[lo + routed] = offset_s.float().cpu().numpy()
-                confidences[lo + routed] = confidence.float().cpu().numpy()
+                pause_batch = extra_inputs(pm, *(trim_context(x[with_pause], context_s, pm.extra_context_s)
+                                                 for x in (waves, valid)), None, pauses[lo + with_pause])
+                offset_s, confidence = (x.float().cpu().numpy() for x in pm(
+                    {k: v.to(self.device) for k, v in pause_batch.items()}))
+                sure = confident(confidence, self.pause_threshold)
+                by_pause[lo + with_pause[~sure]] = False
+                offsets[lo + with_pause[sure]] = offset_s[sure]
+                confidences[lo + with_pause[sure]] = confidence[sure]
             if progress:
                 progress(lo + len(batch_changes), len(changes))
         return offsets, confidences, n_missing, by_pause
