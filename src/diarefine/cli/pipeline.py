@@ -206,8 +206,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                         "checkpoints)")
     p.add_argument("--no-match-pauses", action="store_true",
                    help="let the model decide every change; by default a change whose hypothesis leaves a clean "
-                        "pause between its speakers goes to pause-match (segmentation-3.0's speech posterior), "
-                        "which places those best on real recordings")
+                        "pause between its speakers is moved by pause-match (segmentation-3.0's speech posterior) "
+                        "where it is confident, which places those best on real recordings")
     p.add_argument("--pause-threshold", type=float, default=DEFAULT_THRESHOLD,
                    help="pause-match's confidence threshold for those changes (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")

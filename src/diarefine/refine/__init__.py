@@ -37,7 +37,7 @@ def refine(audio: str | Path, turns: "list[Turn] | Any", model: str | Path | Non
     ``model``: a shipped name (default ``contrastive-seg``), a classical refiner or a
     checkpoint path; ``threshold``: move a change only above this confidence (default: the
     model's own); ``refine_edges`` also moves speech onsets / offsets next to silence;
-    ``match_pauses`` leaves the changes with a clean pause in the hypothesis to ``pause-match``.
+    ``match_pauses`` lets ``pause-match`` move the changes with a clean pause it is sure of.
 
     >>> # refined = diarefine.refine("meeting.wav", read_rttm("meeting.rttm")["meeting"])
     """
