@@ -9,10 +9,11 @@ speech elsewhere in the file -> the model's offset and confidence (+ the model's
 the others stay where they were. With ``match_pauses`` (the default), a change whose hypothesis
 leaves a clean pause between its speakers goes where ``pause-match`` puts it when its confidence
 exceeds ``pause_threshold`` (`models.classical.pause_match`), and to the model otherwise: on real
-recordings it places such changes better than any model here (README, "Real recordings"). With ``refine_edges``, the
-speech onsets and offsets next to silence are then refined too (`edges.EdgeRefiner`). The audio is read in blocks (speaker
-embeddings) and windows (features), and windows go through the model in batches, so memory
-does not grow with the file's length. No Lightning here.
+recordings it places such changes better than any model here (README, "Real recordings").
+With ``refine_edges``, the speech onsets and offsets next to silence are then refined too
+(`edges.EdgeRefiner`). The audio is read in blocks (speaker embeddings) and windows
+(features), and windows go through the model in batches, so memory does not grow with the
+file's length. No Lightning here.
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ class FileRefinement:
 
     def summary(self) -> dict:
         out = {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
-               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding, "pause_matched": self.n_pauses,
+               "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
+               "pause_matched": self.n_pauses,
                "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
         if self.edges is not None:
             out.update(edges=self.n_edges, edges_moved=self.n_edges_moved, edges_clamped=self.edges.n_clamped)
@@ -226,7 +228,7 @@ class Refiner:
             if self.model.extra_inputs:
                 batch.update(extra_inputs(self.model, *(trim_context(x, context_s, self.model.extra_context_s)
                                                         for x in (waves, valid)), self.embedder,
-                                          np.array([c.pause_s for c in batch_changes])))
+                                          pauses[lo:lo + len(batch_changes)]))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
             confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
