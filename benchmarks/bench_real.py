@@ -9,12 +9,13 @@ default ``empirical``: real-system-like boundary errors, nothing else wrong), on
 simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
 every classical refiner, every model of ``--models``, each at its own threshold or at each of
-``--thresholds``; and each with pause-match deciding the changes that have a clean pause in the
-hypothesis, as ``refine`` does by default: "+ pause-match"): the relative change of DER, the
-share of the oracle's gain it reaches, and how many hypotheses it made worse (DER up by more than 0.05 points), and the median distance and
-acc@100 ms of the changes matched to a reference change. The ami-debug meetings
-may be among segmentation-3.0's training data, so numbers of refiners built on it
-(``segmentation-snap``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
+``--thresholds``; and each with pause-match moving the changes with a clean pause in the
+hypothesis that it is sure of, as ``refine`` does by default: "+ pause-match"): the relative
+change of DER, the share of the oracle's gain it reaches, how many hypotheses it made worse
+(DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
+matched to a reference change. The ami-debug meetings may be among segmentation-3.0's
+training data, so numbers of refiners built on it (``segmentation-snap``, ``pause-match``,
+``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
 """
 
@@ -31,17 +32,15 @@ from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import DiarizeConfig
 from diarefine.display import percent, print_table, seconds
 from diarefine.metrics.der import HEADLINE
-from diarefine.models.classical.pause_match import PauseMatchConfig
 from diarefine.refine.compare import change_oracle, compare
 from diarefine.refine.files import open_input
-from diarefine.refine.pipeline import FileRefinement, Refiner, apply_predictions
+from diarefine.refine.pipeline import FileRefinement, Refiner, apply_predictions, pause_decides
 from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
 from diarefine.simulate import load_error_model, perturb
 
-MIN_PAUSE_S = PauseMatchConfig.min_pause_s
 WORSE_POINTS = 0.0005  # a hypothesis counts as made worse when its DER rises by more than 0.05 points
 
 
@@ -73,7 +72,7 @@ def with_pause_match(turns: list, model: FileRefinement, pauses: FileRefinement,
                      pause_threshold: float) -> list:
     """The turns as `refine` leaves them by default: changes with a clean pause in the hypothesis that
     pause-match (``pauses``) is confident about moved by it, the others by the model."""
-    routed = np.array([c.pause_s > MIN_PAUSE_S for c in model.changes], bool) & (pauses.confidence > pause_threshold)
+    routed = pause_decides(np.array([c.pause_s for c in model.changes]), pauses.confidence, pause_threshold)
     return apply_predictions(model.file_id, turns, model.changes, np.where(routed, pauses.offset_s, model.offset_s),
                              np.where(routed, pauses.confidence, model.confidence),
                              np.where(routed, pause_threshold, threshold)).turns

@@ -33,6 +33,7 @@ from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
 from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
+from ..models.classical.pause_match import PauseMatchConfig
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
@@ -239,13 +240,24 @@ class Refiner:
                                                  for x in (waves, valid)), None, pauses[lo + with_pause])
                 offset_s, confidence = (x.float().cpu().numpy() for x in pm(
                     {k: v.to(self.device) for k, v in pause_batch.items()}))
-                sure = confident(confidence, self.pause_threshold)
+                sure = pause_decides(pauses[lo + with_pause], confidence, self.pause_threshold, pm.config.min_pause_s)
                 by_pause[lo + with_pause[~sure]] = False
                 offsets[lo + with_pause[sure]] = offset_s[sure]
                 confidences[lo + with_pause[sure]] = confidence[sure]
             if progress:
                 progress(lo + len(batch_changes), len(changes))
         return offsets, confidences, n_missing, by_pause
+
+
+def pause_decides(pause_s: np.ndarray, pause_confidence: np.ndarray, pause_threshold: float,
+                  min_pause_s: Seconds = PauseMatchConfig.min_pause_s) -> np.ndarray:
+    """Which changes pause-match moves under ``match_pauses`` [C] bool: a clean pause in the hypothesis
+    (``pause_s`` [C], s) and a confidence above ``pause_threshold``; the model decides the others (pure).
+
+    >>> pause_decides(np.array([0.3, 0.3, 0.0]), np.array([0.9, 0.4, 0.9]), 0.5).tolist()
+    [True, False, False]
+    """
+    return (np.asarray(pause_s) > min_pause_s) & confident(np.asarray(pause_confidence), pause_threshold)
 
 
 def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Change], offset_s: np.ndarray,
