@@ -12,7 +12,7 @@ the evaluation recordings themselves) with those hypotheses, no reference used. 
 recordings' hypotheses, and their references perturbed with ``--error-model`` (``--seeds``
 copies), are refined with both models, each at its own threshold (the adapted one's is tuned
 by ``adapt`` on held-out re-mixed conversations), and scored with collar-0 DER and the UEM
-(`bench_real.report`; each alone and "+ pause-match", as `refine` runs it by default).
+(`bench_real.report`; each alone and "+ shapes" (pause- and overlap-match), as `refine` runs it by default).
 ``--telephone`` first turns every recording into a narrow-band channel
 (300-3400 Hz, through 8 kHz): a stand-in new domain. The adaptation's own summary (minutes
 harvested, windows, held-out metrics, wall time on this machine) is printed first.
@@ -94,8 +94,8 @@ def main() -> None:
         where = " + ".join(args.adapt_on or args.eval + (["sample"] if args.sample else []))
         print_table(f"adapt on {where}{' (telephone)' if args.telephone else ''}: {result.start_model} -> "
                     f"{args.out} (diarize took {diarize_s:.0f} s before)", ["measure", "value"], result.summary_rows())
-        # each model alone; report adds the "+ pause-match" rows
-        refiners = [Refiner(args.start, match_pauses=False), Refiner(args.out, match_pauses=False)]
+        # each model alone; report adds the "+ shapes" rows
+        refiners = [Refiner(args.start, match_shapes=False), Refiner(args.out, match_shapes=False)]
         refiners[1].model_name = f"adapted ({Path(args.out).name})"
         title = " + ".join(args.eval + (["sample"] if args.sample else [])) + (" (telephone)" if args.telephone else "")
         eval_system = system if adapt_recs is evaluated else hypotheses(evaluated, "diarize", 0)

@@ -9,13 +9,13 @@ default ``empirical``: real-system-like boundary errors, nothing else wrong), on
 simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
 every classical refiner, every model of ``--models``, each at its own threshold or at each of
-``--thresholds``; and each with pause-match moving the changes with a clean pause in the
-hypothesis that it is sure of, as ``refine`` does by default: "+ pause-match"): the relative
+``--thresholds``; and each with pause-match / overlap-match moving the changes with a clean pause /
+overlap in the hypothesis that they are sure of, as ``refine`` does by default: "+ shapes"): the relative
 change of DER, the share of the oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
 matched to a reference change. The ami-debug meetings may be among segmentation-3.0's
 training data, so numbers of refiners built on it (``segmentation-snap``, ``pause-match``,
-``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
+``overlap-match``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
 """
 
@@ -34,8 +34,8 @@ from diarefine.display import percent, print_table, seconds
 from diarefine.metrics.der import HEADLINE
 from diarefine.refine.compare import change_oracle, compare
 from diarefine.refine.files import open_input
-from diarefine.refine.pipeline import FileRefinement, Refiner, apply_predictions, pause_decides
-from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL
+from diarefine.refine.pipeline import FileRefinement, Refiner, apply_predictions
+from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHAPE_REFINERS
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
@@ -68,20 +68,21 @@ def hypotheses(recs: list[Recording], source: str, seeds: int, error_model: str 
     return out
 
 
-def with_pause_match(turns: list, model: FileRefinement, pauses: FileRefinement, threshold: float,
-                     pause_threshold: float) -> list:
-    """The turns as `refine` leaves them by default: changes with a clean pause in the hypothesis that
-    pause-match (``pauses``) is confident about moved by it, the others by the model."""
-    routed = pause_decides(np.array([c.pause_s for c in model.changes]), pauses.confidence, pause_threshold)
-    return apply_predictions(model.file_id, turns, model.changes, np.where(routed, pauses.offset_s, model.offset_s),
-                             np.where(routed, pauses.confidence, model.confidence),
-                             np.where(routed, pause_threshold, threshold)).turns
+def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement, threshold: float,
+                     shape_threshold: float) -> list:
+    """The turns as `refine` leaves them by default: the changes that the shape matchers decided in
+    ``shapes`` (a refinement whose model moves nothing) moved by them, the others by the model."""
+    routed = shapes.shape_matched
+    return apply_predictions(model.file_id, turns, model.changes, np.where(routed, shapes.offset_s, model.offset_s),
+                             np.where(routed, shapes.confidence, model.confidence),
+                             np.where(routed, shape_threshold, threshold)).turns
 
 
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
-           thresholds: list[float] | None, with_pauses: bool = True) -> None:
-    """Refine every hypothesis with every refiner (alone, and with pause-match deciding the changes
-    with a pause, as `refine` does by default) and print the pooled before / after table."""
+           thresholds: list[float] | None, with_shapes: bool = True) -> None:
+    """Refine every hypothesis with every refiner (alone, and with the shape matchers deciding the
+    changes with a clean pause / overlap, as `refine` does by default) and print the pooled before /
+    after table."""
     relabel = lambda turns, hid: [t.__class__(hid, t.start, t.end, t.speaker) for t in turns]  # noqa: E731
     reference = {hid: relabel(r.turns, hid) for hid, (r, _) in hyps.items()}
     uem = {hid: [u.__class__(hid, u.start, u.end) for u in r.uem] for hid, (r, _) in hyps.items()} \
@@ -90,10 +91,11 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
     versions = {"no refinement": {hid: f.turns for hid, f in files.items()},
                 "change oracle": {hid: change_oracle(reference[hid], f.turns) for hid, f in files.items()}}
     speed = {}
-    pauses = Refiner("pause-match") if with_pauses else None  # what `refine` does by default, at its threshold
+    # the shape matchers alone, as `refine` routes them by default (the model itself moves nothing)
+    shapes = Refiner("silence-snap", threshold=1.0) if with_shapes else None
     began = time.perf_counter()
-    by_pause = {hid: pauses.refine_input(f) for hid, f in files.items()} if pauses else {}
-    pause_rtf = (time.perf_counter() - began) / sum(f.audio.duration_s for f in files.values())
+    by_shape = {hid: shapes.refine_input(f) for hid, f in files.items()} if shapes else {}
+    shape_rtf = (time.perf_counter() - began) / sum(f.audio.duration_s for f in files.values())
     for refiner in refiners:
         began = time.perf_counter()
         predicted = {hid: refiner.refine_input(f) for hid, f in files.items()}
@@ -103,11 +105,11 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
             versions[name] = {hid: apply_predictions(hid, files[hid].turns, p.changes, p.offset_s, p.confidence,
                                                      threshold).turns for hid, p in predicted.items()}
             speed[name] = rtf
-            if pauses and refiner.model_name != "pause-match":
-                versions[f"{name} + pause-match"] = {hid: with_pause_match(files[hid].turns, p, by_pause[hid],
-                                                                           threshold, pauses.threshold)
-                                                     for hid, p in predicted.items()}
-                speed[f"{name} + pause-match"] = rtf + pause_rtf
+            if shapes and refiner.model_name not in SHAPE_REFINERS:
+                versions[f"{name} + shapes"] = {hid: with_shape_match(files[hid].turns, p, by_shape[hid], threshold,
+                                                                      shapes.shape_threshold)
+                                                for hid, p in predicted.items()}
+                speed[f"{name} + shapes"] = rtf + shape_rtf
     scores = {s.name: s for s in compare(reference, versions, uem, jobs=2).scores}
     before = scores["no refinement"].der[HEADLINE]
     gain = before.total.der - scores["change oracle"].der[HEADLINE].total.der
@@ -139,15 +141,15 @@ def main() -> None:
                         help="checkpoints, shipped or classical names (default: %(default)s)")
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
-    parser.add_argument("--no-pause-rows", action="store_true", help="leave out the '+ pause-match' rows")
+    parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
-    refiners = [Refiner(m, match_pauses=False) for m in args.models]
+    refiners = [Refiner(m, match_shapes=False) for m in args.models]
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,
-               not args.no_pause_rows)
+               not args.no_shape_rows)
 
 
 if __name__ == "__main__":

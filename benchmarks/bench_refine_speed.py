@@ -78,8 +78,8 @@ def main() -> None:
             model = ["--model", args.model] if args.model else []
             commands = {} if args.no_refine else {
                 "refine": ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm"), *model],
-                "refine --no-match-pauses": ["refine", str(audio), str(hyp), "-o",
-                                             str(work / f"model-only{minutes:g}.rttm"), "--no-match-pauses", *model],
+                "refine --no-match-shapes": ["refine", str(audio), str(hyp), "-o",
+                                             str(work / f"model-only{minutes:g}.rttm"), "--no-match-shapes", *model],
                 "refine --refine-edges": ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
                                           "--refine-edges", *model]}
             if i == 0 or args.diarize_all:

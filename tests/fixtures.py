@@ -96,7 +96,8 @@ def synthetic_cache(path: Path, n: int = 48, seed: int = 0, feature_name: str = 
             "left_emb_ok": np.ones(n, bool), "right_emb_ok": np.ones(n, bool), "offset_s": offset,
             "has_change": has_change, "initial_error_s": np.nan_to_num(-offset), "center_s": np.arange(n) * 5.0,
             "change_index": np.where(has_change, np.arange(n), -1), "difficulty": difficulty.astype(np.int8),
-            "source": (~has_change).astype(np.int8), "pause_s": np.where(has_change, 0.3, 0.0).astype(np.float32)})
+            "source": (~has_change).astype(np.int8), "pause_s": np.where(has_change, 0.3, 0.0).astype(np.float32),
+            "clean_overlap_s": np.zeros(n, np.float32)})
     return path
 
 

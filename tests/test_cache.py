@@ -148,11 +148,12 @@ def test_window_labels_follow_the_nearest_reference_change() -> None:
     assert all(s.pause_s == 0 for s in false)
 
 
-def test_windows_carry_the_pause_of_the_change_they_were_drawn_around() -> None:
+def test_windows_carry_the_pause_or_overlap_of_the_change_they_were_drawn_around() -> None:
     turns = [Turn("f", 0, 5, "A"), Turn("f", 5.4, 9, "B"), Turn("f", 8.5, 20, "A")]  # a 0.4 s pause, an overlap
     changes = find_changes(turns)
     specs = draw_windows(changes, turns, 20.0, np.array([[0.1], [-0.2]]), 0.0, np.random.default_rng(0))
     assert [s.pause_s for s in specs] == [pytest.approx(0.4), 0.0]
+    assert [s.clean_overlap_s for s in specs] == [0.0, pytest.approx(0.5)]
 
 
 def _run_prepare(corpus: Path, out: Path) -> int:

@@ -54,7 +54,8 @@ def classical(name: str, **settings) -> torch.nn.Module:
 
 
 def test_the_registry_holds_five_classical_refiners_with_nothing_to_learn() -> None:
-    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap", "segmentation-snap", "pause-match"}
+    assert set(CLASSICAL_REFINERS) == {"bic", "similarity", "silence-snap", "segmentation-snap", "pause-match",
+                                       "overlap-match"}
     assert list(CLASSICAL_REFINERS) == [n for n in MODELS.names() if not MODELS.get(n).trainable]  # spelled out: kept equal
     for name in CLASSICAL_REFINERS:
         assert not MODELS.get(name).trainable and classical(name).n_parameters() == 0
@@ -172,16 +173,18 @@ def test_evaluate_includes_classical_rows_and_skips_those_without_audio(tmp_path
     report = tmp_path / "report.json"
     assert main(["evaluate", "--cache", str(cache), "--json", str(report)]) == 0
     printed = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the table wraps with the terminal
-    assert "bic" in printed and "Skipped: pause-match (no audio" in printed
+    assert "bic" in printed and "Skipped: overlap-match (no audio" in printed and "pause-match (no audio" in printed
     assert "silence-snap (no audio" in printed
     import json
 
     rows = [m["label"] for m in json.loads(report.read_text())["models"]]
     assert rows == ["no refinement", "bic"]
-    with h5py.File(cache, "a") as h5:  # a cache built before prepare stored the hypothesis's pause
-        del h5["pause_s"]
+    with h5py.File(cache, "a") as h5:  # a cache built before prepare stored the hypothesis's pause / overlap
+        del h5["pause_s"], h5["clean_overlap_s"]
     assert main(["evaluate", "--cache", str(cache)]) == 0
-    assert "pause-match (the cache has no pause_s" in " ".join(capsys.readouterr().out.replace("│", " ").split())
+    printed = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "pause-match (the cache has no pause_s" in printed
+    assert "overlap-match (the cache has no clean_overlap_s" in printed
 
 
 def test_refine_with_a_classical_refiner_on_the_sample(tmp_path: Path) -> None:

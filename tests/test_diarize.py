@@ -111,7 +111,7 @@ def test_demo_without_arguments_runs_on_the_bundled_sample(tmp_path: Path, monke
     assert "hypothesis" in printed and "refined" in printed and "DER c0" in printed and "moved" in printed
     out = tmp_path / "diarefine_demo"
     der = _demo_der(out)
-    assert list(der) == ["hypothesis", "bic", "pause-match", "segmentation-snap", "silence-snap", "similarity", "refined"]
+    assert list(der) == ["hypothesis", "bic", "overlap-match", "pause-match", "segmentation-snap", "silence-snap", "similarity", "refined"]
     assert der["hypothesis"] < 0.08  # segmentation-3.0 + CAM++: 5.8% (the simple diarizer: 16.9%)
     # a strong hypothesis is left almost alone: the confidence gate moves 1 of its 10 changes (+0.02 points)
     assert der["refined"] <= der["hypothesis"] + 0.005

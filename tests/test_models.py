@@ -136,7 +136,7 @@ def test_contrastive_reads_a_sub_frame_soft_argmax() -> None:
 
 
 def test_build_model_refuses_unknown_variants_and_settings() -> None:
-    with pytest.raises(UnknownNameError, match="choose one of: bic, contrastive, diffusion, mlp, pause-match, segmentation-snap, silence-snap, similarity, transformer"):
+    with pytest.raises(UnknownNameError, match="choose one of: bic, contrastive, diffusion, mlp, overlap-match, pause-match, segmentation-snap, silence-snap, similarity, transformer"):
         MODELS.build("lstm")
     with pytest.raises(ConfigError, match="unknown key 'd_modle'"):
         MODELS.build("transformer", d_modle=64)

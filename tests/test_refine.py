@@ -70,13 +70,13 @@ def read_rttm_text(text: str) -> list[Turn]:
 
 
 def test_threshold_one_returns_the_input_unchanged(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
-    result = Refiner(tiny_checkpoint, threshold=1.0, match_pauses=False).refine_file(SAMPLE.audio, hypothesis)
+    result = Refiner(tiny_checkpoint, threshold=1.0, match_shapes=False).refine_file(SAMPLE.audio, hypothesis)
     assert result.turns == sorted(hypothesis)
     assert result.n_moved == 0 and result.n_kept == result.n_changes
 
 
 def test_refine_edges_moves_only_speech_edges_within_reach(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
-    result = Refiner(tiny_checkpoint, threshold=1.0, refine_edges=True, match_pauses=False).refine_file(
+    result = Refiner(tiny_checkpoint, threshold=1.0, refine_edges=True, match_shapes=False).refine_file(
         SAMPLE.audio, hypothesis)
     assert result.n_moved == 0 and result.edges is not None and result.n_edges == len(result.edges.edges) > 0
     assert_valid(result.turns, hypothesis)
@@ -152,7 +152,7 @@ def test_diarefine_refine_is_callable_whatever_was_imported(tiny_checkpoint: Pat
 
     assert callable(diarefine.refine) and diarefine.refine.Refiner is pipeline.Refiner is Refiner is OldName
     assert diarefine.refine(SAMPLE.audio, hypothesis, model=tiny_checkpoint, threshold=1.0,
-                            match_pauses=False) == sorted(hypothesis)
+                            match_shapes=False) == sorted(hypothesis)
 
 
 def test_a_classical_refiner_runs_on_the_default_front_end_without_the_shipped_model() -> None:

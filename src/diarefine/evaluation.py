@@ -25,7 +25,7 @@ from .errors import ConfigError, DiarefineError, MismatchError
 from .metrics.boundary import WindowMetrics, window_metrics
 from .models import MODELS, BoundaryModel, classical_checkpoint, load_checkpoint
 from .refine.files import audio_by_id
-from .refine.inputs import extra_inputs
+from .refine.inputs import HYPOTHESIS_INPUTS, extra_inputs
 from .refine.resolve import CLASSICAL_REFINERS
 from .units import DEFAULT_THRESHOLD, confident
 
@@ -97,8 +97,8 @@ def predict(model: BoundaryModel, dataset: WindowDataset, batch_size: int = 64,
         waves = audio.read(rows, model.extra_context_s) if model.extra_inputs else None
         began = time.perf_counter()
         if waves is not None:
-            pause = batch["pause_s"].numpy() if "pause_s" in batch else None
-            batch.update(extra_inputs(model, *waves, embedder, pause))
+            hypothesis = {key: batch[key].numpy() for key in HYPOTHESIS_INPUTS.values() if key in batch}
+            batch.update(extra_inputs(model, *waves, embedder, hypothesis))
         batch = {k: v.to(device) for k, v in batch.items()}
         if start == 0 and waves is None:
             outputs(batch)  # warm-up (allocations, lazy init) outside the timing
@@ -246,9 +246,11 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
             ckpt = load_checkpoint(spec, overrides=model_overrides, ignore_unknown=True)
             check_compatible(ckpt.cache_config, dataset, str(spec))
             label = checkpoint_label(spec)
-        if "pause" in ckpt.model.extra_inputs and "pause_s" not in dataset.fields:
-            skipped.append(f"{label} (the cache has no pause_s: built before `prepare` stored the hypothesis's "
-                           "pause; rebuild it)")
+        lacking = [key for kind, key in HYPOTHESIS_INPUTS.items()
+                   if kind in ckpt.model.extra_inputs and key not in dataset.fields]
+        if lacking:
+            skipped.append(f"{label} (the cache has no {', '.join(lacking)}: built before `prepare` stored it; "
+                           "rebuild it)")
             continue
         if ckpt.model.extra_inputs:
             audio = audio or WindowAudio(dataset, audio_dir)

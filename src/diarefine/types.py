@@ -95,3 +95,13 @@ class Change:
         (1.0, 0.0)
         """
         return self.gap_s if self.overlap_s == 0 else 0.0
+
+    @property
+    def clean_overlap_s(self) -> Seconds:
+        """The overlap between the two speakers: the separation when it is all overlapped speech (the
+        right speaker starts before the left one stops), else 0.
+
+        >>> [Change("rec", 5.5, "A", "B", 5.0, 6.0, overlap).clean_overlap_s for overlap in (1.0, 0.2, 0.0)]
+        [1.0, 0.0, 0.0]
+        """
+        return self.overlap_s if self.overlap_s > 0 and self.gap_s == 0 else 0.0

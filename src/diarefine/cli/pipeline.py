@@ -38,7 +38,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     jobs = _refine_inputs(args)
     outputs = OutputSet(files=[out for _, out in jobs] + ([args.json] if args.json else []))  # checked now
     settings = (args.model, args.threshold, args.device, args.batch_size, 600.0, args.refine_edges,
-                not args.no_match_pauses, args.pause_threshold)
+                not args.no_match_shapes, args.shape_threshold)
     refiner = Refiner(*settings)  # model errors surface here, before any worker starts
     results = []
     with outputs:
@@ -57,7 +57,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
             write_rttm(result.turns, outputs.path(out), [file.file_id])
         if args.json:
             write_json(outputs.path(args.json), {"model": refiner.model_name, "threshold": refiner.threshold,
-                                                 "pause_threshold": refiner.pause_threshold if refiner.pause_model
+                                                 "shape_threshold": refiner.shape_threshold if refiner.shape_models
                                                  else None, "files": [r.summary() for r in results]})
     print_table(*refiner.table(results))
     print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if len(results) > 1 else ""))
@@ -181,7 +181,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             raise MismatchError(f"{args.hyp}: no turns for file id {file_id!r} (it has {', '.join(sorted(given))})")
         hypothesis = merge_turns(given[file_id])
     refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges,
-                      match_pauses=not args.no_match_pauses, pause_threshold=args.pause_threshold)
+                      match_shapes=not args.no_match_shapes, shape_threshold=args.shape_threshold)
     bar, update = window_bar("refining")
     with bar:
         result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
@@ -204,12 +204,14 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="move a change only when the model's confidence exceeds this; 1.0 moves nothing the model "
                         f"decides (default: the shipped model's tuned value, {DEFAULT_THRESHOLD:g} for other "
                         "checkpoints)")
-    p.add_argument("--no-match-pauses", action="store_true",
+    p.add_argument("--no-match-shapes", action="store_true",
                    help="let the model decide every change; by default a change whose hypothesis leaves a clean "
-                        "pause between its speakers is moved by pause-match (segmentation-3.0's speech posterior) "
-                        "where it is confident, which places those best on real recordings")
-    p.add_argument("--pause-threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="pause-match's confidence threshold for those changes (default: %(default)s)")
+                        "pause (overlap) between its speakers is moved by pause-match (overlap-match), which lays "
+                        "it over segmentation-3.0's speaker count, where it is confident: that places those best "
+                        "on real recordings")
+    p.add_argument("--shape-threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help="pause-match's and overlap-match's confidence threshold for those changes "
+                        "(default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--refine-edges", action="store_true",
                    help="also move speech onsets / offsets next to silence where silero-vad and frame energy "

@@ -19,6 +19,7 @@ Layout (N windows, T frames, D feature dims, E embedding dims)::
     pause_s         [N]       float32   the hypothesis's pause at the window's change (`types.Change.pause_s`:
                                         its reference change's, shifted with it; 0 for false-change
                                         windows); absent from caches built before it
+    clean_overlap_s [N]       float32   likewise the hypothesis's overlap at it (`types.Change.clean_overlap_s`)
     file_ids        [F]       str
     audio_paths     [F]       str       absolute path of each recording's audio when the cache was built
                                         (lets ``evaluate`` read windows for models that need audio)
@@ -48,7 +49,7 @@ PER_WINDOW = {
     "mask": np.bool_, "left_emb": np.float32, "right_emb": np.float32, "left_emb_ok": np.bool_,
     "right_emb_ok": np.bool_, "offset_s": np.float32, "has_change": np.bool_, "initial_error_s": np.float32,
     "center_s": np.float64, "file_index": np.int32, "change_index": np.int32, "difficulty": np.int8,
-    "source": np.int8, "pause_s": np.float32,
+    "source": np.int8, "pause_s": np.float32, "clean_overlap_s": np.float32,
 }
 
 

@@ -22,7 +22,7 @@ TENSOR_FIELDS = ("features", "mask", "left_emb", "right_emb", "offset_s", "has_c
 META_FIELDS = ("left_emb_ok", "right_emb_ok", "initial_error_s", "difficulty", "source", "center_s", "change_index",
                "file_index")
 #: Per-window fields of newer caches only; read when every cache given has them.
-OPTIONAL_FIELDS = ("pause_s",)
+OPTIONAL_FIELDS = ("pause_s", "clean_overlap_s")
 
 
 #: Cache settings that may differ between caches read together: which shard of the recordings,

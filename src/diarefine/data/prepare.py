@@ -117,6 +117,7 @@ class WindowBuilder:
             "difficulty": np.array([difficulty(x) for x in offset], np.int8),
             "source": np.array([s.source for s in specs], np.int8),
             "pause_s": np.array([s.pause_s for s in specs], np.float32),
+            "clean_overlap_s": np.array([s.clean_overlap_s for s in specs], np.float32),
         }
 
     def features(self, audio: np.ndarray, centers_s: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

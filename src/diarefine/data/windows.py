@@ -47,6 +47,7 @@ class WindowSpec:
     true_time_s: float  # NaN when the window holds no change
     source: int  # SOURCE_TRUE (drawn around a change) or SOURCE_FALSE (a false-change window)
     pause_s: float = 0.0  # the pause of the change the window was drawn around (its hypothesis's), 0 if none
+    clean_overlap_s: float = 0.0  # likewise its overlap (`types.Change.clean_overlap_s`), 0 if none
 
     @property
     def offset_s(self) -> float:
@@ -78,7 +79,8 @@ def draw_windows(changes: Sequence[Change], turns: Sequence[Turn], duration_s: S
             center = float(np.clip(change.time + offset, 0.0, duration_s))
             j = _label(center, times, i, half)
             out.append(WindowSpec(center, change.left_speaker, change.right_speaker, j,
-                                  float(times[j]) if j >= 0 else float("nan"), SOURCE_TRUE, change.pause_s))
+                                  float(times[j]) if j >= 0 else float("nan"), SOURCE_TRUE, change.pause_s,
+                                  change.clean_overlap_s))
     speakers = sorted({t.speaker for t in turns})
     n_false = int(rng.poisson(false_change_rate / (1 - false_change_rate) * len(out))) if false_change_rate > 0 else 0
     if n_false == 0 or len(speakers) < 2:

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 
 from ..audio import trim_context
-from ..networks.pyannet import shared_pyannet
+from ..networks.pyannet import PyanNetOutputs, shared_pyannet
 from ..networks.weights import SEGMENTATION_3, weights_path
 from ..units import FRAME_S
 from .base import FEATURES, FeatureExtractor, FrameConfig, frame_mask
@@ -81,11 +81,16 @@ class PyannoteSegmentation(FeatureExtractor):
     def forward(self, waves: torch.Tensor, valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """waves [B, N] float32 at 16 kHz covering the window and ``context_s`` on each side, valid [B, N]
         -> features [B, T, D] and mask [B, T] of the window's frames (zero where the mask is False)."""
+        with torch.no_grad():  # frozen
+            return self.from_layers(self.network.layers(waves), waves, valid)
+
+    def from_layers(self, layers: PyanNetOutputs, waves: torch.Tensor,
+                    valid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` with the network's outputs on ``waves`` already computed (``refine`` shares one pass
+        between these features and the shape matchers' speaker-count posterior)."""
         if valid is None:
             valid = torch.ones_like(waves, dtype=torch.bool)
         window, window_valid = trim_context(waves, self.context_s), trim_context(valid, self.context_s)
-        with torch.no_grad():  # frozen
-            layers = self.network.layers(waves)
         feats = {"lstm": layers.lstm, "linear": layers.linear,
                  "logprobs": layers.log_probs.clamp(min=LOG_PROB_FLOOR)}[self.config.output]
         source_s = self.network.frame_centres_s(feats.shape[1]).to(feats.device)

@@ -30,14 +30,15 @@ __all__ = ["refine", *_LAZY]
 
 
 def refine(audio: str | Path, turns: "list[Turn] | Any", model: str | Path | None = None,
-           threshold: float | None = None, device: str = "cpu", refine_edges: bool = False, match_pauses: bool = True):
+           threshold: float | None = None, device: str = "cpu", refine_edges: bool = False, match_shapes: bool = True):
     """Refine one file's speaker changes: ``turns`` (a list of `Turn` or a pyannote ``Annotation``)
     -> the same type with the changes moved.
 
     ``model``: a shipped name (default ``contrastive-seg``), a classical refiner or a
     checkpoint path; ``threshold``: move a change only above this confidence (default: the
     model's own); ``refine_edges`` also moves speech onsets / offsets next to silence;
-    ``match_pauses`` lets ``pause-match`` move the changes with a clean pause it is sure of.
+    ``match_shapes`` lets ``pause-match`` / ``overlap-match`` move the changes with a clean pause /
+    overlap they are sure of.
 
     >>> # refined = diarefine.refine("meeting.wav", read_rttm("meeting.rttm")["meeting"])
     """
@@ -46,7 +47,7 @@ def refine(audio: str | Path, turns: "list[Turn] | Any", model: str | Path | Non
     from ..rttm import from_annotation, to_annotation
     from .pipeline import Refiner
 
-    refiner = Refiner(model, threshold, device, refine_edges=refine_edges, match_pauses=match_pauses)
+    refiner = Refiner(model, threshold, device, refine_edges=refine_edges, match_shapes=match_shapes)
     if isinstance(turns, Annotation):
         file_id = turns.uri or Path(audio).stem
         return to_annotation(refiner.refine_file(audio, from_annotation(turns, file_id)).turns, uri=file_id)

@@ -1,13 +1,16 @@
 """The inputs some models take beyond features and speaker embeddings (`BoundaryModel.extra_inputs`),
 computed from the windows' audio: the waveform itself (``waves``, ``wave_mask``), embeddings of
 short analysis windows sliding across it (``sliding_emb``), segmentation-3.0's local speakers
-(``local_speakers``: ``seg_activity``, ``seg_emb``, ``seg_emb_ok``) and its speech posterior
-(``seg_speech``); and one the caller knows from the hypothesis, the ``pause`` at each change
-(``pause_s``, `types.Change.pause_s`). ``refine`` and ``evaluate`` both build them here, so a model sees the same
-inputs in both.
+(``local_speakers``: ``seg_activity``, ``seg_emb``, ``seg_emb_ok``) and its speaker-count posterior
+(``seg_count``); and those the caller knows from the hypothesis (`HYPOTHESIS_INPUTS`): the ``pause``
+and the ``overlap`` between the speakers of each change (``pause_s``, ``clean_overlap_s``;
+`types.Change`). ``refine`` and ``evaluate`` both build them here, so a model sees the same inputs
+in both.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -18,16 +21,26 @@ from ..embeddings import SpeakerEmbedder
 from ..errors import DiarefineError
 from ..features.pyannote_seg import interpolate_frames
 from ..models import BoundaryModel
-from ..networks.pyannet import powerset_to_speakers, shared_pyannet
+from ..networks.pyannet import PyanNet, powerset_classes, powerset_to_speakers, shared_pyannet
 from ..networks.weights import SEGMENTATION_3, weights_path
+from ..types import Change
 from ..units import FRAME_S, SAMPLE_RATE
 
 
-def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
-                 embedder: SpeakerEmbedder | None, pause_s: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+#: Extra input kind -> the batch key of a per-change quantity read off the hypothesis (s; `types.Change`).
+HYPOTHESIS_INPUTS = {"pause": "pause_s", "overlap": "clean_overlap_s"}
+
+
+def hypothesis_inputs(changes: Sequence[Change]) -> dict[str, np.ndarray]:
+    """Every `HYPOTHESIS_INPUTS` quantity of ``changes``: batch key -> [C] float32 (s)."""
+    return {key: np.array([getattr(c, key) for c in changes], np.float32) for key in HYPOTHESIS_INPUTS.values()}
+
+
+def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray, embedder: SpeakerEmbedder | None,
+                 hypothesis: Mapping[str, np.ndarray] | None = None) -> dict[str, torch.Tensor]:
     """waves [B, N] float32 16 kHz and valid [B, N] bool, the windows with ``model.extra_context_s`` of
-    audio on each side, and ``pause_s`` [B] (the silence between each window's two speakers in the
-    hypothesis, s; `types.Change.pause_s`) -> the extra batch entries ``model`` asks for."""
+    audio on each side, and ``hypothesis`` (batch key -> [B], `hypothesis_inputs` of the windows'
+    changes) -> the extra batch entries ``model`` asks for."""
     out: dict[str, torch.Tensor] = {}
     window, window_valid = trim_context(waves, model.extra_context_s), trim_context(valid, model.extra_context_s)
     if "waves" in model.extra_inputs:
@@ -42,13 +55,14 @@ def extra_inputs(model: BoundaryModel, waves: np.ndarray, valid: np.ndarray,
         c = model.config
         out.update(local_speakers(waves, model.extra_context_s, c.n_frames, _embedder(model, embedder), c.weights,
                                   c.min_speech_s))
-    if "seg_speech" in model.extra_inputs:
-        out["seg_speech"] = speech_posterior(waves, model.config.weights)
-    if "pause" in model.extra_inputs:
-        if pause_s is None:
-            raise DiarefineError(f"{model.name} needs the hypothesis's pause at each change: refine gives it; "
-                                 "a cache gives it when `prepare` built it with pause_s (rebuild older caches)")
-        out["pause_s"] = torch.as_tensor(np.asarray(pause_s), dtype=torch.float32)
+    if "seg_count" in model.extra_inputs:
+        out["seg_count"] = speaker_count_posterior(waves, model.config.weights)
+    for kind, key in HYPOTHESIS_INPUTS.items():
+        if kind in model.extra_inputs:
+            if hypothesis is None or key not in hypothesis:
+                raise DiarefineError(f"{model.name} needs {key} of each change from the hypothesis: refine gives "
+                                     f"it; a cache gives it when `prepare` stored {key} (rebuild older caches)")
+            out[key] = torch.as_tensor(np.asarray(hypothesis[key]), dtype=torch.float32)
     return out
 
 
@@ -58,17 +72,30 @@ def _embedder(model: BoundaryModel, embedder: SpeakerEmbedder | None) -> Speaker
     return embedder
 
 
+def segmentation_network(weights: str = "") -> PyanNet:
+    """The process's shared segmentation network of ``weights`` (empty: the shipped segmentation-3.0)."""
+    return shared_pyannet(str(weights_path(weights, SEGMENTATION_3)))
+
+
 @torch.inference_mode()
-def speech_posterior(waves: np.ndarray, weights: str = "") -> torch.Tensor:
-    """segmentation-3.0's probability that anyone speaks, [B, T'] on the `units.FRAME_S` grid across all
-    of ``waves`` [B, N] (frame i centred (i + 0.5) x FRAME_S after the first sample): one minus its
-    "no speaker" powerset class, interpolated from its 16.875 ms frames."""
-    network = shared_pyannet(str(weights_path(weights, SEGMENTATION_3)))
-    log_probs = network(torch.from_numpy(np.ascontiguousarray(waves)))  # [B, F, 7]; class 0: no speaker
-    speech = 1.0 - log_probs[..., :1].exp()
-    n_frames = round(waves.shape[1] / SAMPLE_RATE / FRAME_S)
+def speaker_count_posterior(waves: np.ndarray, weights: str = "") -> torch.Tensor:
+    """segmentation-3.0's probabilities that nobody, one speaker, two or more speak, [B, T', 3] on the
+    `units.FRAME_S` grid across all of ``waves`` [B, N] (frame i centred (i + 0.5) x FRAME_S after the
+    first sample): its powerset classes summed by size, interpolated from its 16.875 ms frames."""
+    network = segmentation_network(weights)
+    return count_from_log_probs(network, network(torch.from_numpy(np.ascontiguousarray(waves))), waves.shape[1])
+
+
+def count_from_log_probs(network: PyanNet, log_probs: torch.Tensor, n_samples: int) -> torch.Tensor:
+    """`speaker_count_posterior` from the network's powerset log-probabilities [B, F, 7] on ``n_samples``
+    of audio (for a caller that already ran it)."""
+    sizes = torch.tensor([len(c) for c in powerset_classes(network.config.n_speakers,
+                                                           network.config.max_speakers_per_frame)])
+    by_size = torch.nn.functional.one_hot(sizes.clamp(max=2), 3).to(log_probs.dtype)  # [7, 3]
+    count = log_probs.exp() @ by_size
+    n_frames = round(n_samples / SAMPLE_RATE / FRAME_S)
     target_s = (torch.arange(n_frames) + 0.5) * FRAME_S
-    return interpolate_frames(speech, network.frame_centres_s(log_probs.shape[1]), target_s)[..., 0].float()
+    return interpolate_frames(count, network.frame_centres_s(log_probs.shape[1]), target_s).float()
 
 
 @torch.inference_mode()
@@ -81,7 +108,7 @@ def local_speakers(waves: np.ndarray, context_s: float, n_frames: int, embedder:
       is the only one active (``embedder``, so it compares with the left / right embeddings);
     * ``seg_emb_ok`` [B, S] bool: False (and a zero embedding) with less than ``min_speech_s`` of it.
     """
-    network = shared_pyannet(str(weights_path(weights, SEGMENTATION_3)))
+    network = segmentation_network(weights)
     activity = powerset_to_speakers(network(torch.from_numpy(np.ascontiguousarray(waves))),
                                     network.config.n_speakers, network.config.max_speakers_per_frame)  # [B, F, S]
     source_s = network.frame_centres_s(activity.shape[1])

@@ -6,10 +6,11 @@ it -> frame features -> embeddings of the left and right hypothesis speakers fro
 speech elsewhere in the file -> the model's offset and confidence (+ the model's extra inputs,
 `inputs.extra_inputs`) -> changes whose confidence exceeds the threshold move
 (`changes.move_changes` keeps every turn valid and never lets a change cross its neighbours),
-the others stay where they were. With ``match_pauses`` (the default), a change whose hypothesis
-leaves a clean pause between its speakers goes where ``pause-match`` puts it when its confidence
-exceeds ``pause_threshold`` (`models.classical.pause_match`), and to the model otherwise: on real
-recordings it places such changes better than any model here (README, "Real recordings").
+the others stay where they were. With ``match_shapes`` (the default), a change whose hypothesis
+leaves a clean pause or a clean overlap between its speakers goes where ``pause-match`` /
+``overlap-match`` put it when their confidence exceeds ``shape_threshold``
+(`models.classical.template_match`), and to the model otherwise: on real recordings they place such
+changes better than any model here (README, "Real recordings").
 With ``refine_edges``, the speech onsets and offsets next to silence are then refined too
 (`edges.EdgeRefiner`). The audio is read in blocks (speaker embeddings) and windows
 (features), and windows go through the model in batches, so memory does not grow with the
@@ -32,14 +33,20 @@ from ..config import from_dict
 from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
+from ..features.pyannote_seg import PyannoteSegmentation
 from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
-from ..models.classical.pause_match import PauseMatchConfig
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
 from .files import FileInput, open_input
-from .inputs import extra_inputs
-from .resolve import SHIPPED_MODELS, default_front_end, resolve_model
+from .inputs import (
+    count_from_log_probs,
+    extra_inputs,
+    hypothesis_inputs,
+    segmentation_network,
+    speaker_count_posterior,
+)
+from .resolve import SHAPE_REFINERS, SHIPPED_MODELS, default_front_end, resolve_model
 
 Progress = Callable[[int, int], None]  # (windows done, windows in the file)
 
@@ -64,11 +71,11 @@ class FileRefinement:
     duration_s: Seconds
     seconds: float = field(default=0.0, compare=False)  # wall-clock time spent
     edges: EdgeRefinement | None = None  # with refine_edges: what happened to the speech edges (after the changes)
-    pause_matched: np.ndarray | None = None  # [C] bool: moved by pause-match (match_pauses), not the model
+    shape_matched: np.ndarray | None = None  # [C] bool: moved by pause- / overlap-match (match_shapes), not the model
 
     @property
-    def n_pauses(self) -> int:
-        return 0 if self.pause_matched is None else int(self.pause_matched.sum())
+    def n_shape_matched(self) -> int:
+        return 0 if self.shape_matched is None else int(self.shape_matched.sum())
 
     @property
     def n_changes(self) -> int:
@@ -85,7 +92,7 @@ class FileRefinement:
     def summary(self) -> dict:
         out = {"file_id": self.file_id, "changes": self.n_changes, "moved": self.n_moved, "kept": self.n_kept,
                "clamped": self.n_clamped, "missing_embedding": self.n_missing_embedding,
-               "pause_matched": self.n_pauses,
+               "shape_matched": self.n_shape_matched,
                "audio_s": round(self.duration_s, 3), "seconds": round(self.seconds, 3)}
         if self.edges is not None:
             out.update(edges=self.n_edges, edges_moved=self.n_edges_moved, edges_clamped=self.edges.n_clamped)
@@ -102,15 +109,15 @@ class Refiner:
     carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing the model
     decides. ``block_s`` is how much audio is read at once for
     speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
-    offsets next to silence. ``match_pauses`` lets ``pause-match`` move the changes with a clean
-    pause in the hypothesis where its confidence exceeds ``pause_threshold`` (the model decides
-    the rest, and those it is unsure of).
+    offsets next to silence. ``match_shapes`` lets ``pause-match`` / ``overlap-match`` move the changes
+    with a clean pause / overlap in the hypothesis where their confidence exceeds ``shape_threshold``
+    (the model decides the rest, and those they are unsure of).
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
-                 refine_edges: bool | EdgeConfig = False, match_pauses: bool = True,
-                 pause_threshold: float = DEFAULT_THRESHOLD) -> None:
+                 refine_edges: bool | EdgeConfig = False, match_shapes: bool = True,
+                 shape_threshold: float = DEFAULT_THRESHOLD) -> None:
         checkpoint, classical = None, None
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
@@ -142,12 +149,19 @@ class Refiner:
         self.window_s = float(checkpoint.window["window_s"])
         self.edge_refiner = None if refine_edges is False else \
             EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
-        self.pause_model = None  # pause-match, for the changes with a clean pause
-        if match_pauses and self.model.name != "pause-match":
-            self.pause_model = classical_like("pause-match", checkpoint).model
-        if not 0.0 <= pause_threshold <= 1.0:
-            raise DiarefineError(f"pause threshold {pause_threshold} is outside [0, 1] (1.0 moves nothing)")
-        self.pause_threshold = float(pause_threshold)
+        #: pause-match / overlap-match, for the changes with a clean pause / overlap (not the model itself)
+        self.shape_models = [classical_like(name, checkpoint).model for name in SHAPE_REFINERS
+                             if match_shapes and name != self.model.name]
+        # the shape matchers read one speaker-count posterior; the segmentation-3.0 pass behind it is the
+        # features' own when they come from the same network on the same audio (the default front end)
+        self._shape_network = segmentation_network(self.shape_models[0].config.weights) if self.shape_models else None
+        self._shape_context_s = max((m.extra_context_s for m in self.shape_models), default=0.0)
+        self._features_share_segmentation = (isinstance(self.extractor, PyannoteSegmentation)
+                                             and self.extractor.network is self._shape_network
+                                             and self.extractor.context_s == self._shape_context_s)
+        if not 0.0 <= shape_threshold <= 1.0:
+            raise DiarefineError(f"shape threshold {shape_threshold} is outside [0, 1] (1.0 moves nothing)")
+        self.shape_threshold = float(shape_threshold)
         if self.extractor.n_frames != self.model.config.n_frames:
             raise DiarefineError(f"{self.model_name}: features give {self.extractor.n_frames} frames per window "
                                  f"but the model expects {self.model.config.n_frames}")
@@ -161,20 +175,21 @@ class Refiner:
         """Refine one opened recording (`files.open_input`: audio checked, turns merged)."""
         began = time.perf_counter()
         changes = find_changes(file.turns)
-        offset, confidence, n_missing, by_pause = self._predict(file.audio, file.turns, changes, progress)
-        threshold = np.where(by_pause, self.pause_threshold, self.threshold)
+        offset, confidence, n_missing, by_shape = self._predict(file.audio, file.turns, changes, progress)
+        threshold = np.where(by_shape, self.shape_threshold, self.threshold)
         result = apply_predictions(file.file_id, file.turns, changes, offset, confidence, threshold, n_missing,
                                    file.audio.duration_s)
-        result = replace(result, pause_matched=by_pause)
+        result = replace(result, shape_matched=by_shape)
         if self.edge_refiner is not None:
             edges = self.edge_refiner.refine_file(file.audio, result.turns)
             result = replace(result, turns=edges.turns, edges=edges)
         return replace(result, seconds=time.perf_counter() - began)
 
     def describe(self) -> str:
-        """What refines the changes, for titles: the model and threshold, and pause-match's when on."""
+        """What refines the changes, for titles: the model and threshold, and the shape matchers' when on."""
+        shapes = " / ".join(m.name for m in self.shape_models)
         return (f"{self.model_name} (threshold {self.threshold:g})"
-                + (f", pauses by pause-match (threshold {self.pause_threshold:g})" if self.pause_model else ""))
+                + (f", pauses / overlaps by {shapes} (threshold {self.shape_threshold:g})" if shapes else ""))
 
     def table(self, results: Sequence[FileRefinement], max_files: int = 30) -> tuple[str, list[str], list[list[str]]]:
         """(title, header, rows) of what this refiner did: a row per file (the first ``max_files``),
@@ -200,23 +215,26 @@ class Refiner:
     def _predict(self, info: AudioInfo, turns: list[Turn], changes: list[Change],
                  progress: Progress | None) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
         """Offsets [C] and confidences [C] of every change, how many windows lacked an embedding, and
-        which changes pause-match decided [C] bool: those with a clean pause that it would move."""
+        which changes a shape matcher decided [C] bool: those with a clean pause / overlap it would move."""
         offsets, confidences, n_missing = np.zeros(len(changes), np.float32), np.zeros(len(changes), np.float32), 0
-        pauses = np.array([c.pause_s for c in changes], np.float32)
-        by_pause = np.zeros(len(changes), bool) if self.pause_model is None else \
-            pauses > self.pause_model.config.min_pause_s
+        hypothesis = hypothesis_inputs(changes)  # batch key -> [C]
+        applies = np.zeros(len(changes), bool)  # changes some shape matcher places (their kinds never coincide)
+        for shape_model in self.shape_models:
+            applies |= shape_model.applies(hypothesis[shape_model.separation_key])
+        by_shape = np.zeros(len(changes), bool)
         if not changes:
-            return offsets, confidences, 0, by_pause
+            return offsets, confidences, 0, by_shape
         chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
         context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0,
-                        self.pause_model.extra_context_s if by_pause.any() else 0.0)
+                        self._shape_context_s if applies.any() else 0.0)
         for lo in range(0, len(changes), self.batch_size):
-            batch_changes = changes[lo:lo + self.batch_size]
+            rows = np.arange(lo, min(lo + self.batch_size, len(changes)))
+            batch_changes = [changes[i] for i in rows]
             waves, valid = (np.stack(x) for x in zip(*(
                 read_window(info, c.time - self.window_s / 2 - context_s, self.window_s + 2 * context_s)
-                for c in batch_changes)))  # [B, N] with the widest context either needs
-            feats, mask = self.extractor(*(torch.from_numpy(trim_context(x, context_s, self.extractor.context_s))
-                                           for x in (waves, valid)))
+                for c in batch_changes)))  # [B, N] with the widest context any model needs
+            shaped = rows[applies[rows]]
+            feats, mask, count = self._features(waves, valid, context_s, share=len(shaped) > 0)
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
                       for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
             n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
@@ -229,35 +247,58 @@ class Refiner:
             if self.model.extra_inputs:
                 batch.update(extra_inputs(self.model, *(trim_context(x, context_s, self.model.extra_context_s)
                                                         for x in (waves, valid)), self.embedder,
-                                          pauses[lo:lo + len(batch_changes)]))
+                                          {k: v[rows] for k, v in hypothesis.items()}))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
-            offsets[lo:lo + len(batch_changes)] = offset_s.float().cpu().numpy()
-            confidences[lo:lo + len(batch_changes)] = confidence.float().cpu().numpy()
-            with_pause = np.flatnonzero(by_pause[lo:lo + len(batch_changes)])
-            if len(with_pause):  # pause-match decides where it would move the change; the model elsewhere
-                pm = self.pause_model
-                pause_batch = extra_inputs(pm, *(trim_context(x[with_pause], context_s, pm.extra_context_s)
-                                                 for x in (waves, valid)), None, pauses[lo + with_pause])
-                offset_s, confidence = (x.float().cpu().numpy() for x in pm(
-                    {k: v.to(self.device) for k, v in pause_batch.items()}))
-                sure = pause_decides(pauses[lo + with_pause], confidence, self.pause_threshold, pm.config.min_pause_s)
-                by_pause[lo + with_pause[~sure]] = False
-                offsets[lo + with_pause[sure]] = offset_s[sure]
-                confidences[lo + with_pause[sure]] = confidence[sure]
+            offsets[rows] = offset_s.float().cpu().numpy()
+            confidences[rows] = confidence.float().cpu().numpy()
+            if len(shaped):  # a shape matcher decides where it would move the change; the model elsewhere
+                in_batch = shaped - lo
+                count = count[in_batch] if count is not None else speaker_count_posterior(
+                    trim_context(waves[in_batch], context_s, self._shape_context_s), self.shape_models[0].config.weights)
+                self._match_shapes(count, {k: v[shaped] for k, v in hypothesis.items()}, shaped, offsets,
+                                   confidences, by_shape)
             if progress:
-                progress(lo + len(batch_changes), len(changes))
-        return offsets, confidences, n_missing, by_pause
+                progress(int(rows[-1]) + 1, len(changes))
+        return offsets, confidences, n_missing, by_shape
+
+    def _features(self, waves: np.ndarray, valid: np.ndarray, context_s: Seconds,
+                  share: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The windows' features [B, T, D] and mask [B, T] from waves / valid [B, N] (``context_s`` each
+        side), and with ``share``, when the features run the shape matchers' segmentation-3.0 on the same
+        audio, the speaker-count posterior [B, T', 3] from the same pass (else None): one network pass
+        serves both."""
+        inputs = [torch.from_numpy(trim_context(x, context_s, self.extractor.context_s)) for x in (waves, valid)]
+        if not (share and self._features_share_segmentation):
+            return *self.extractor(*inputs), None
+        layers = self._shape_network.layers(inputs[0])
+        count = count_from_log_probs(self._shape_network, layers.log_probs, inputs[0].shape[1])
+        return *self.extractor.from_layers(layers, *inputs), count
+
+    def _match_shapes(self, count: torch.Tensor, hypothesis: dict[str, np.ndarray], rows: np.ndarray,
+                      offsets: np.ndarray, confidences: np.ndarray, by_shape: np.ndarray) -> None:
+        """Run the shape matchers on changes ``rows`` of the file (their speaker-count posterior ``count``
+        [R, T', 3] and `inputs.hypothesis_inputs` [R]) and write the offsets / confidences of those they
+        are sure of."""
+        batch = {"seg_count": count.to(self.device)} | \
+            {k: torch.as_tensor(v).to(self.device) for k, v in hypothesis.items()}
+        for shape_model in self.shape_models:
+            mine = shape_model.applies(hypothesis[shape_model.separation_key])
+            if mine.any():
+                offset_s, confidence = (x.float().cpu().numpy() for x in shape_model(batch))
+                sure = shape_decides(mine, confidence, self.shape_threshold)
+                offsets[rows[sure]], confidences[rows[sure]], by_shape[rows[sure]] = \
+                    offset_s[sure], confidence[sure], True
 
 
-def pause_decides(pause_s: np.ndarray, pause_confidence: np.ndarray, pause_threshold: float,
-                  min_pause_s: Seconds = PauseMatchConfig.min_pause_s) -> np.ndarray:
-    """Which changes pause-match moves under ``match_pauses`` [C] bool: a clean pause in the hypothesis
-    (``pause_s`` [C], s) and a confidence above ``pause_threshold``; the model decides the others (pure).
+def shape_decides(applies: np.ndarray, shape_confidence: np.ndarray, shape_threshold: float) -> np.ndarray:
+    """Which changes a shape matcher moves under ``match_shapes`` [C] bool: those it ``applies`` to (a
+    clean pause / overlap of its kind in the hypothesis) where its confidence exceeds
+    ``shape_threshold``; the model decides the others (pure).
 
-    >>> pause_decides(np.array([0.3, 0.3, 0.0]), np.array([0.9, 0.4, 0.9]), 0.5).tolist()
+    >>> shape_decides(np.array([True, True, False]), np.array([0.9, 0.4, 0.9]), 0.5).tolist()
     [True, False, False]
     """
-    return (np.asarray(pause_s) > min_pause_s) & confident(np.asarray(pause_confidence), pause_threshold)
+    return np.asarray(applies, bool) & confident(np.asarray(shape_confidence), shape_threshold)
 
 
 def apply_predictions(file_id: str, turns: Sequence[Turn], changes: Sequence[Change], offset_s: np.ndarray,

@@ -51,7 +51,10 @@ DEFAULT_MODEL = "contrastive-seg"
 #: The registered refiners with nothing to learn (``trainable = False`` in `models.MODELS`), usable by
 #: name without a checkpoint. Spelled out so that naming them imports no torch; a test keeps it
 #: equal to the registry.
-CLASSICAL_REFINERS = ("bic", "pause-match", "segmentation-snap", "silence-snap", "similarity")
+CLASSICAL_REFINERS = ("bic", "overlap-match", "pause-match", "segmentation-snap", "silence-snap", "similarity")
+#: The classical refiners ``refine`` hands the changes of their shape to by default (``match_shapes``):
+#: a clean pause / a clean overlap between the speakers in the hypothesis.
+SHAPE_REFINERS = ("pause-match", "overlap-match")
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
     >>> resolve_model("nope")
     Traceback (most recent call last):
     ...
-    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim, contrastive-seg) or a classical refiner (bic, pause-match, segmentation-snap, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
+    diarefine.errors.DiarefineError: unknown model 'nope': not a file, a shipped model (contrastive-librisim, contrastive-seg) or a classical refiner (bic, overlap-match, pause-match, segmentation-snap, silence-snap, similarity); give a checkpoint path (e.g. runs/contrastive/best.pt) or one of those names
     """
     model = DEFAULT_MODEL if model is None else model
     if str(model) in SHIPPED_MODELS:
