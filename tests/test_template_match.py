@@ -131,3 +131,29 @@ def test_the_default_front_end_shares_its_segmentation_pass_with_the_matchers() 
     assert np.array_equal(a.shape_matched, b.shape_matched) and a.n_shape_matched > 0
     np.testing.assert_allclose(a.offset_s, b.offset_s, atol=1e-5)
     np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+
+
+def test_cli_refine_switches_the_matchers_and_reports_what_they_moved(tmp_path, capsys) -> None:
+    import json
+
+    from diarefine.cli import main
+    from diarefine.rttm import format_rttm
+
+    sample = bundled_sample()
+    reference = read_rttm(sample.rttm)["sample"]
+    changes = find_changes(reference)
+    moved = [c for c in changes if c.pause_s > 0.25 or c.clean_overlap_s > 0.25][:2]
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text(format_rttm(move_changes(reference, moved, [c.time + 0.3 for c in moved]).turns))
+    base = ["refine", str(sample.audio), str(hyp), "-o", str(tmp_path / "out.rttm"), "--model", "bic",
+            "--threshold", "1.0", "--json"]
+    assert main(base + [str(tmp_path / "on.json")]) == 0  # bic moves nothing at 1.0: only the matchers do
+    on = json.loads((tmp_path / "on.json").read_text())
+    assert on["shape_threshold"] == 0.5 and on["files"][0]["shape_matched"] == on["files"][0]["moved"] >= 2
+    assert "by pause-match / overlap-match" in " ".join(capsys.readouterr().out.split())  # the title wraps
+    assert main(base + [str(tmp_path / "off.json"), "--no-match-shapes"]) == 0
+    off = json.loads((tmp_path / "off.json").read_text())
+    assert off["shape_threshold"] is None and off["files"][0]["moved"] == off["files"][0]["shape_matched"] == 0
+    assert main(base + [str(tmp_path / "bad.json"), "--shape-threshold", "1.5"]) == 2
+    assert "shape threshold 1.5 is outside [0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "bad.json").exists()

@@ -193,10 +193,12 @@ class Refiner:
 
     def table(self, results: Sequence[FileRefinement], max_files: int = 30) -> tuple[str, list[str], list[list[str]]]:
         """(title, header, rows) of what this refiner did: a row per file (the first ``max_files``),
-        and a total row for several files; counts of changes (and edges), audio minutes and the
-        real-time factor."""
+        and a total row for several files; counts of changes (those the shape matchers moved, and
+        edges, when on), audio minutes and the real-time factor."""
         counts = ["n_changes", "n_moved", "n_kept", "n_clamped", "n_missing_embedding"]
         header = ["file", "changes", "moved", "kept", "clamped", "no embedding"]
+        if self.shape_models:
+            counts, header = counts + ["n_shape_matched"], header + ["by shape"]
         if self.edge_refiner is not None:
             counts, header = counts + ["n_edges", "n_edges_moved"], header + ["edges", "edges moved"]
 
