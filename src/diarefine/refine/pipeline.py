@@ -103,7 +103,7 @@ class Refiner:
     """A boundary model with the front end it was trained with (features, speaker embedder).
 
     ``model``: a shipped model name (default: `resolve.DEFAULT_MODEL`), a classical refiner
-    (``bic``, ``similarity``, ``silence-snap``; built on the default front end), a checkpoint
+    (`resolve.CLASSICAL_REFINERS`, e.g. ``bic``; built on the default front end), a checkpoint
     path, or a loaded `Checkpoint`. ``threshold``: a change moves only when the model's
     confidence exceeds it (default: the shipped model's tuned value, else the one the checkpoint
     carries, e.g. an adapted one's, else `units.DEFAULT_THRESHOLD`); 1.0 moves nothing the model
