@@ -143,6 +143,9 @@ def test_the_shipped_models_load_with_their_cards_and_tuned_thresholds() -> None
     assert default.embeddings["name"] == "campplus" and DEFAULT_MODEL == "contrastive-seg"
     assert load_checkpoint(resolve_model("contrastive-librisim").path).features["name"] == "fbank"  # still by name
     assert Refiner().threshold == SHIPPED_MODELS[DEFAULT_MODEL].threshold
+    # by name, a shipped model's profile settings replace its checkpoint's; loaded from the file, they do not
+    assert Refiner().profile.hop_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["hop_s"] == 1.6
+    assert Refiner(load_checkpoint(resolve_model().path)).profile.hop_s == 0.8
 
 
 def test_diarefine_refine_is_callable_whatever_was_imported(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:

@@ -118,13 +118,13 @@ class Refiner:
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
                  refine_edges: bool | EdgeConfig = False, match_shapes: bool = True,
                  shape_threshold: float = DEFAULT_THRESHOLD) -> None:
-        checkpoint, classical = None, None
+        checkpoint, classical, profile = None, None, {}
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
             self.model_name = str(model.path or model.model.name)
         else:
             resolved = resolve_model(model)
-            default_threshold, self.model_name = resolved.threshold, resolved.name
+            default_threshold, self.model_name, profile = resolved.threshold, resolved.name, resolved.profile
             if resolved.classical:
                 classical = resolved.name
             else:
@@ -145,7 +145,7 @@ class Refiner:
             checkpoint = classical_checkpoint(classical, front_end, self.extractor.dim, self.embedder.dim)
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(self.device).eval()
-        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}), "checkpoint profile")
+        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}) | profile, "checkpoint profile")
         self.window_s = float(checkpoint.window["window_s"])
         self.edge_refiner = None if refine_edges is False else \
             EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)

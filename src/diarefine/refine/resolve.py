@@ -10,7 +10,7 @@ names in its help; the `Refiner` loads what a name points to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -20,11 +20,13 @@ from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_S
 
 @dataclass(frozen=True)
 class ShippedModel:
-    """A checkpoint under ``assets/models`` and the threshold chosen for it on dev data."""
+    """A checkpoint under ``assets/models``, the threshold chosen for it on dev data, and settings of its
+    speaker profiles (`embeddings.ProfileConfig`) that replace the checkpoint's at inference."""
 
     name: str
     threshold: float
     summary: str
+    profile: dict = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -40,7 +42,10 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         ShippedModel("contrastive-seg", threshold=0.9,
                      summary="contrastive position scorer on segmentation-3.0 frames + fbank and CAM++ "
                              "embeddings, trained on noisy simulated LibriSpeech conversations and fine-tuned on "
-                             "real AMI meetings (ami-debug/train); threshold chosen on ami-debug/train"),
+                             "real AMI meetings (ami-debug/train); threshold chosen on ami-debug/train",
+                     # profile chunks without overlap: up to half the CAM++ work, the same DER on ami-debug/train
+                     # (-25.0%) and -44.1% against -44.3% on simulated dev 0-19 (README, "refine")
+                     profile={"hop_s": 1.6}),
         ShippedModel("contrastive-librisim", threshold=0.4,
                      summary="contrastive position scorer, fbank + resemblyzer, trained on simulated "
                              "LibriSpeech conversations with the empirical error model (the 0.1 default; "
@@ -64,6 +69,7 @@ class ResolvedModel:
     path: Path | None  # None for a classical refiner
     threshold: float
     name: str  # the shipped or classical name, or the path as given
+    profile: dict = field(default_factory=dict)  # a shipped model's profile settings for inference
 
     @property
     def classical(self) -> bool:
@@ -74,7 +80,7 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
     """A shipped model name, a classical refiner or a checkpoint path -> its file and default threshold.
 
     Checkpoint paths and classical refiners get `units.DEFAULT_THRESHOLD` (0.5; classical
-    confidences are calibrated to it); shipped models their tuned threshold.
+    confidences are calibrated to it); shipped models their tuned threshold and profile settings.
 
     >>> resolve_model().name
     'contrastive-seg'
@@ -86,7 +92,7 @@ def resolve_model(model: str | Path | None = None) -> ResolvedModel:
     model = DEFAULT_MODEL if model is None else model
     if str(model) in SHIPPED_MODELS:
         shipped = SHIPPED_MODELS[str(model)]
-        return ResolvedModel(shipped.path, shipped.threshold, shipped.name)
+        return ResolvedModel(shipped.path, shipped.threshold, shipped.name, dict(shipped.profile))
     if str(model) in CLASSICAL_REFINERS:
         return ResolvedModel(None, DEFAULT_THRESHOLD, str(model))
     path = Path(model)
