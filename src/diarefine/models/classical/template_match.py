@@ -109,5 +109,4 @@ class TemplateMatchRefiner(ClassicalRefiner):
         best = scores.argmax(1)
         rows = torch.arange(len(best), device=scores.device)
         gain = scores[rows, best] - scores[:, len(shifts) // 2]  # against staying put
-        applies = batch[self.separation_key].float() > self.config.min_separation_s
-        return shifts[best], torch.where(applies, gain, float("-inf"))
+        return shifts[best], torch.where(self.applies(batch[self.separation_key].float()), gain, float("-inf"))
