@@ -8,8 +8,11 @@ For each set (every ``--corpus`` on its own, ``--sample`` the bundled sample), e
 + CAM++ + clustering, at each of ``--thresholds``, ``--steps`` (chunk hop) and
 ``--embedding-steps`` (hop of the embedded chunks)): collar-0 DER with its
 missed / false alarm / confusion split, md-eval DER (+/-250 ms, overlap not scored), the share
-of files whose speaker count is right, and the real-time factor (in process, 2 threads).
-``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
+of files whose speaker count is right, and the real-time factor (in process, 2 threads). The first
+row, "reference, at most 2 at once", scores the reference with the speech of a third or fourth
+simultaneous speaker removed (`rttm.cap_speakers`): segmentation-3.0's powerset holds two speakers
+per frame, so no diarizer built on it (pyannote 3.x's included) can score better than that row.
+``--pool`` scores all the sets as one (pooled DER). ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from diarefine.diarize import diarize
 from diarefine.display import percent, print_table
 from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.metrics.scoring import score_set
-from diarefine.rttm import load_uems, read_rttm
+from diarefine.rttm import cap_speakers, load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import (
     SegmentationDiarizeConfig,
@@ -30,14 +33,14 @@ from diarefine.segmentation_diarizer import (
 )
 
 
-def sets(corpora: list[str], sample: bool, skip: int, count: int | None) -> dict[str, list[Recording]]:
+def sets(corpora: list[str], sample: bool, skip: int, count: int | None, pool: bool) -> dict[str, list[Recording]]:
     out = {Path(c).name if Path(c).parent.name != "ami-debug" else f"ami-debug/{Path(c).name}":
            discover_corpus(c)[skip:skip + count if count else None] for c in corpora}
     if sample:
         s = bundled_sample()
         out["sample"] = [Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]),
                                    tuple(load_uems(s.uem)["sample"]))]
-    return out
+    return {" + ".join(out): [r for recs in out.values() for r in recs]} if pool else out
 
 
 def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float) -> list[str]:
@@ -48,13 +51,14 @@ def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float) -> l
     right = sum(len({t.speaker for t in ref[f]}) == len({t.speaker for t in hypotheses[f]}) for f in ref)
     duration = sum(max(t.end for t in r.turns) for r in recs)
     return [name, f"{percent(c0['der'])} ({percent(c0['missed'])} / {percent(c0['false_alarm'])} / "
-                  f"{percent(c0['confusion'])})", percent(md["der"]), f"{right} / {len(ref)}", f"{seconds / duration:.3f}"]
+                  f"{percent(c0['confusion'])})", percent(md["der"]), f"{right} / {len(ref)}", f"{seconds / duration:.3f}" if seconds else "-"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", nargs="*", default=[])
     parser.add_argument("--sample", action="store_true")
+    parser.add_argument("--pool", action="store_true", help="score all the sets together")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N recordings of each corpus")
     parser.add_argument("--count", type=int)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[SegmentationDiarizeConfig().distance_threshold])
@@ -67,8 +71,8 @@ def main() -> None:
                         help="least seconds of embedded chunks per cluster")
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     args = parser.parse_args()
-    for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count).items():
-        rows = []
+    for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count, args.pool).items():
+        rows = [row("reference, at most 2 at once", recs, {r.file_id: cap_speakers(r.turns, 2) for r in recs}, 0.0)]
         if not args.no_simple:
             results = {r.file_id: diarize(r.audio, r.file_id) for r in recs}
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},

@@ -10,6 +10,7 @@ from pyannote.core import Annotation, Segment
 
 from diarefine.errors import InputFileError
 from diarefine.rttm import (
+    cap_speakers,
     format_rttm,
     from_annotation,
     from_timeline,
@@ -173,3 +174,15 @@ def test_merged_turns_are_read_only_and_merging_them_again_is_free() -> None:
     assert pickle.loads(pickle.dumps(merged)) == merged and merge_turns(copy.deepcopy(merged)) == merged
     assert all(merge_turns(group) is group for group in group_by_file(merged).values())
     assert list(merged) + [Turn("h", 0, 1, "C")] != merged  # copies are plain lists to edit
+
+
+def test_cap_speakers_drops_the_latest_comers_beyond_the_cap_and_keeps_the_rest() -> None:
+    turns = [Turn("f", 0, 4, "A"), Turn("f", 1, 3, "B"), Turn("f", 2, 5, "C"), Turn("f", 6, 7, "C")]
+    capped = cap_speakers(turns, 2)
+    assert capped == [Turn("f", 0, 4, "A"), Turn("f", 1, 3, "B"), Turn("f", 3, 5, "C"), Turn("f", 6, 7, "C")]
+    speech = lambda ts: sum(t.end - t.start for t in ts)  # noqa: E731
+    assert speech(turns) - speech(capped) == pytest.approx(1.0)  # the one second when three talked
+    assert cap_speakers(turns, 3) == merge_turns(turns) and cap_speakers([], 2) == []
+    assert cap_speakers(turns, 1) == [Turn("f", 0, 4, "A"), Turn("f", 4, 5, "C"), Turn("f", 6, 7, "C")]
+    with pytest.raises(ValueError, match="at least 1"):
+        cap_speakers(turns, 0)

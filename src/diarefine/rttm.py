@@ -354,6 +354,29 @@ def merge_turns(turns: Iterable[Turn]) -> MergedTurns:
     return MergedTurns(sorted(merged))
 
 
+def cap_speakers(turns: Iterable[Turn], max_speakers: int) -> MergedTurns:
+    """One file's turns with at most ``max_speakers`` talking at any time: where more do, those whose
+    (merged) turn began first keep the floor (ties: by name) and the others' speech there is dropped.
+
+    What a diarizer that represents at most that many simultaneous speakers can get right at best
+    (segmentation-3.0's powerset has two), hence its DER floor on heavy overlap.
+
+    >>> [(t.start, t.end, t.speaker) for t in cap_speakers(
+    ...     [Turn("f", 0, 4, "A"), Turn("f", 1, 3, "B"), Turn("f", 2, 5, "C")], 2)]
+    [(0.0, 4.0, 'A'), (1.0, 3.0, 'B'), (3.0, 5.0, 'C')]
+    """
+    if max_speakers < 1:
+        raise ValueError(f"max_speakers must be at least 1, got {max_speakers}")
+    merged = merge_turns(turns)
+    times = sorted({t for turn in merged for t in (turn.start, turn.end)})
+    kept: list[Turn] = []
+    for start, end in zip(times, times[1:]):  # elementary spans: nobody starts or stops inside
+        talking = sorted((turn for turn in merged if turn.start <= start and turn.end >= end),
+                         key=lambda turn: (turn.start, turn.speaker))
+        kept += [Turn(turn.file_id, start, end, turn.speaker, turn.channel) for turn in talking[:max_speakers]]
+    return merge_turns(kept)
+
+
 def to_annotation(turns: Iterable[Turn], uri: str | None = None) -> Annotation:
     """pyannote.core `Annotation` of one file's turns (one track per turn)."""
     turns = list(turns)
