@@ -8,7 +8,8 @@ default ``empirical``: real-system-like boundary errors, nothing else wrong), on
 (``--seeds``, default 5), and (ii) ``diarefine diarize``'s output, of the default (segmentation-3.0) and of the
 simple built-in diarizer. For each source the table pools collar-0 DER
 (with the UEM) over every hypothesis and gives, per refiner (no refinement, the change oracle,
-every classical refiner, every model of ``--models``, each at its own threshold or at each of
+the change oracle moving only the changes of one kind (`types.Change.kind`: a clean pause, a clean
+overlap, other), every classical refiner, every model of ``--models``, each at its own threshold or at each of
 ``--thresholds``; and each with pause-match / overlap-match moving the changes with a clean pause /
 overlap in the hypothesis that they are sure of, as ``refine`` does by default: "+ shapes"): the relative
 change of DER, the share of the oracle's gain it reaches, how many hypotheses it made worse
@@ -40,6 +41,7 @@ from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, run_diarizer
 from diarefine.simulate import load_error_model, perturb
+from diarefine.types import CHANGE_KINDS
 
 WORSE_POINTS = 0.0005  # a hypothesis counts as made worse when its DER rises by more than 0.05 points
 
@@ -90,6 +92,9 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
     files = {hid: open_input(r.audio, relabel(turns, hid)) for hid, (r, turns) in hyps.items()}
     versions = {"no refinement": {hid: f.turns for hid, f in files.items()},
                 "change oracle": {hid: change_oracle(reference[hid], f.turns) for hid, f in files.items()}}
+    for kind in CHANGE_KINDS:  # where the oracle's gain lies: only the changes of one kind moved
+        versions[f"change oracle, {kind} only"] = {hid: change_oracle(reference[hid], f.turns, kinds=(kind,))
+                                                   for hid, f in files.items()}
     speed = {}
     # the shape matchers alone, as `refine` routes them by default (the model itself moves nothing)
     shapes = Refiner("silence-snap", threshold=1.0) if with_shapes else None

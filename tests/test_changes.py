@@ -111,3 +111,20 @@ def test_random_moves_keep_turns_valid_and_changes_in_order() -> None:
         assert np.all(np.diff(result.applied_times) > 0)
         unclamped_error = [abs(a - w) for a, w in zip(result.applied_times, wanted)]
         assert sum(e > 1e-6 for e in unclamped_error) == result.n_clamped
+
+
+def test_change_kinds_and_an_oracle_that_moves_only_some_kinds_back() -> None:
+    from diarefine.refine.compare import change_oracle
+
+    # a 0.5 s pause (A -> B), a 0.4 s overlap (B -> A), an exact hand-over (A -> C)
+    reference = [T(0, 4, "A"), T(4.5, 8.2, "B"), T(7.8, 12, "A"), T(12, 15, "C")]
+    changes = find_changes(reference)
+    assert [c.kind for c in changes] == ["pause", "overlap", "other"]
+    hypothesis = move_changes(reference, changes, [c.time + 0.3 for c in changes]).turns
+    assert change_oracle(reference, hypothesis) == merge_turns(reference)
+    only_pause = find_changes(change_oracle(reference, hypothesis, kinds=("pause",)))
+    assert [round(c.time - r.time, 6) for c, r in zip(only_pause, changes)] == [0.0, 0.3, 0.3]
+    only_other = find_changes(change_oracle(reference, hypothesis, kinds=("other",)))
+    assert [round(c.time - r.time, 6) for c, r in zip(only_other, changes)] == [0.3, 0.3, 0.0]
+    with pytest.raises(ValueError, match="unknown change kinds"):
+        change_oracle(reference, hypothesis, kinds=("abut",))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .units import Seconds, quantize_time
+from .units import MIN_SEPARATION_S, Seconds, quantize_time
 
 __all__ = ["Change", "Region", "Seconds", "Turn"]
 
@@ -105,3 +105,20 @@ class Change:
         [1.0, 0.0, 0.0]
         """
         return self.overlap_s if self.overlap_s > 0 and self.gap_s == 0 else 0.0
+
+    @property
+    def kind(self) -> str:
+        """The change's shape (`CHANGE_KINDS`): ``"pause"`` or ``"overlap"`` when a clean one longer
+        than `units.MIN_SEPARATION_S` separates the speakers, else ``"other"`` (an exact hand-over,
+        or silence and overlap mixed).
+
+        >>> [Change("rec", 5.5, "A", "B", 5.0, 6.0, overlap).kind for overlap in (0.0, 1.0, 0.2)]
+        ['pause', 'overlap', 'other']
+        """
+        if self.pause_s > MIN_SEPARATION_S:
+            return "pause"
+        return "overlap" if self.clean_overlap_s > MIN_SEPARATION_S else "other"
+
+
+#: What `Change.kind` can be.
+CHANGE_KINDS = ("pause", "overlap", "other")

@@ -31,6 +31,9 @@ TIME_RESOLUTION_S: Seconds = 10.0 ** -TIME_DECIMALS
 #: Longest recording diarefine accepts (s): times beyond it in an RTTM or UEM are refused, so a
 #: file written in milliseconds or with a corrupt number cannot make any grid huge.
 MAX_RECORDING_S: Seconds = 7 * 24 * 3600.0
+#: A pause or overlap between two speakers no longer than this (one frame) is no shape to match:
+#: the change counts as an exact hand-over (`types.Change.kind`, the shape matchers).
+MIN_SEPARATION_S: Seconds = 0.02
 #: Confidence threshold of checkpoints that do not come with a tuned one (classical refiners'
 #: confidences are calibrated so that 0.5 is their operating point).
 DEFAULT_THRESHOLD = 0.5

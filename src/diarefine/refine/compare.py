@@ -6,7 +6,7 @@ could do for a hypothesis. Used by ``diarefine demo`` and the refine benchmarks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +17,7 @@ from ..metrics.boundary import MATCH_TOLERANCE_S, match_change_times
 from ..metrics.der import HEADLINE, MDEVAL
 from ..metrics.scoring import SetScore, score_set
 from ..rttm import merge_turns
-from ..types import Region, Seconds, Turn
+from ..types import CHANGE_KINDS, Region, Seconds, Turn
 from .edges import OFFSET, ONSET, find_edges, move_edges
 
 
@@ -85,16 +85,21 @@ def compare(reference: Mapping[str, Sequence[Turn]], versions: Mapping[str, Mapp
 
 
 def change_oracle(reference: Sequence[Turn], hypothesis: Sequence[Turn],
-                  tolerance_s: Seconds = MATCH_TOLERANCE_S) -> list[Turn]:
+                  tolerance_s: Seconds = MATCH_TOLERANCE_S, kinds: Collection[str] = CHANGE_KINDS) -> list[Turn]:
     """The hypothesis with every change matched to a reference change (one to one, within ``tolerance_s``)
-    moved exactly onto it: the most that moving changes can do for this hypothesis."""
+    moved exactly onto it: the most that moving changes can do for this hypothesis. With ``kinds``
+    (of `types.CHANGE_KINDS`), only the hypothesis changes of those kinds move: where that share lies."""
+    unknown = set(kinds) - set(CHANGE_KINDS)
+    if unknown:
+        raise ValueError(f"unknown change kinds {sorted(unknown)}; known: {', '.join(CHANGE_KINDS)}")
     hyp = merge_turns(hypothesis)
     hyp_changes, ref_changes = find_changes(hyp), find_changes(reference)
     r, h = match_change_times(np.array([c.time for c in ref_changes]), np.array([c.time for c in hyp_changes]),
                               tolerance_s)
     times = [c.time for c in hyp_changes]
     for i, j in zip(r, h):
-        times[j] = ref_changes[i].time
+        if hyp_changes[j].kind in kinds:
+            times[j] = ref_changes[i].time
     return move_changes(hyp, hyp_changes, times).turns
 
 

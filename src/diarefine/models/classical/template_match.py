@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import torch
 
-from ...units import FRAME_S
+from ...units import FRAME_S, MIN_SEPARATION_S
 from ..base import Batch
 from .base import CalibratedConfig, ClassicalRefiner
 
@@ -44,7 +44,7 @@ class TemplateMatchConfig(CalibratedConfig):
     margin_s: float = 0.3  # outer span expected on each side of the separation
     middle_weight: float = 2.0
     prior_scale_s: float = 0.5  # Laplace prior on the shift (s)
-    min_separation_s: float = 0.02  # a shorter separation is none: left alone
+    min_separation_s: float = MIN_SEPARATION_S  # a shorter separation is none: left alone
 
     def __post_init__(self) -> None:
         super().__post_init__()
