@@ -183,6 +183,8 @@ def test_cap_speakers_drops_the_latest_comers_beyond_the_cap_and_keeps_the_rest(
     speech = lambda ts: sum(t.end - t.start for t in ts)  # noqa: E731
     assert speech(turns) - speech(capped) == pytest.approx(1.0)  # the one second when three talked
     assert cap_speakers(turns, 3) == merge_turns(turns) and cap_speakers([], 2) == []
+    other_file = [Turn("g", 0, 5, "D"), Turn("g", 0, 5, "E")]  # files do not talk over each other
+    assert cap_speakers(turns + other_file, 2) == sorted(capped + other_file)
     assert cap_speakers(turns, 1) == [Turn("f", 0, 4, "A"), Turn("f", 4, 5, "C"), Turn("f", 6, 7, "C")]
     with pytest.raises(ValueError, match="at least 1"):
         cap_speakers(turns, 0)

@@ -355,8 +355,9 @@ def merge_turns(turns: Iterable[Turn]) -> MergedTurns:
 
 
 def cap_speakers(turns: Iterable[Turn], max_speakers: int) -> MergedTurns:
-    """One file's turns with at most ``max_speakers`` talking at any time: where more do, those whose
-    (merged) turn began first keep the floor (ties: by name) and the others' speech there is dropped.
+    """Turns (any number of files) with at most ``max_speakers`` talking at any time: where more do,
+    those whose (merged) turn began first keep the floor (ties: by name) and the others' speech there
+    is dropped.
 
     What a diarizer that represents at most that many simultaneous speakers can get right at best
     (segmentation-3.0's powerset has two), hence its DER floor on heavy overlap.
@@ -367,13 +368,18 @@ def cap_speakers(turns: Iterable[Turn], max_speakers: int) -> MergedTurns:
     """
     if max_speakers < 1:
         raise ValueError(f"max_speakers must be at least 1, got {max_speakers}")
-    merged = merge_turns(turns)
-    times = sorted({t for turn in merged for t in (turn.start, turn.end)})
     kept: list[Turn] = []
-    for start, end in zip(times, times[1:]):  # elementary spans: nobody starts or stops inside
-        talking = sorted((turn for turn in merged if turn.start <= start and turn.end >= end),
-                         key=lambda turn: (turn.start, turn.speaker))
-        kept += [Turn(turn.file_id, start, end, turn.speaker, turn.channel) for turn in talking[:max_speakers]]
+    for file_turns in group_by_file(merge_turns(turns)).values():
+        starting, ending = defaultdict(list), defaultdict(list)
+        for turn in file_turns:
+            starting[turn.start].append(turn)
+            ending[turn.end].append(turn)
+        times = sorted(starting.keys() | ending.keys())
+        talking: set[Turn] = set()
+        for start, end in zip(times, times[1:]):  # elementary spans: nobody starts or stops inside
+            talking = (talking - set(ending[start])) | set(starting[start])
+            floor = sorted(talking, key=lambda turn: (turn.start, turn.speaker))[:max_speakers]
+            kept += [Turn(turn.file_id, start, end, turn.speaker, turn.channel) for turn in floor]
     return merge_turns(kept)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from .units import MIN_SEPARATION_S, Seconds, quantize_time
 
-__all__ = ["Change", "Region", "Seconds", "Turn"]
+__all__ = ["CHANGE_KINDS", "Change", "Region", "Seconds", "Turn"]
 
 
 class _Span:
