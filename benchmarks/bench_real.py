@@ -14,7 +14,8 @@ overlap, other), every classical refiner, every model of ``--models``, each at i
 overlap in the hypothesis that they are sure of, as ``refine`` does by default: "+ shapes"): the relative
 change of DER, the share of the oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
-matched to a reference change. The ami-debug meetings may be among segmentation-3.0's
+matched to a reference change; ``--per-recording`` adds each recording's relative change (its seeds
+pooled), to see where a refiner's gain or harm comes from. The ami-debug meetings may be among segmentation-3.0's
 training data, so numbers of refiners built on it (``segmentation-snap``, ``pause-match``,
 ``overlap-match``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
@@ -81,7 +82,7 @@ def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement,
 
 
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
-           thresholds: list[float] | None, with_shapes: bool = True) -> None:
+           thresholds: list[float] | None, with_shapes: bool = True, per_recording: bool = False) -> None:
     """Refine every hypothesis with every refiner (alone, and with the shape matchers deciding the
     changes with a clean pause / overlap, as `refine` does by default) and print the pooled before /
     after table."""
@@ -132,6 +133,23 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
                 f"within {scores['no refinement'].boundary.match_tolerance_s:g} s",
                 ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse",
                  "boundary median", "acc@100 ms", "RTF"], rows)
+    if per_recording:
+        print_per_recording(title, hyps, {name: score.der[HEADLINE].per_file for name, score in scores.items()})
+
+
+def print_per_recording(title: str, hyps: dict[str, tuple[Recording, list]], per_file: dict[str, dict]) -> None:
+    """Relative change of each recording's collar-0 DER (pooled over its hypotheses, e.g. its seeds), per
+    refiner: where a refiner's gain or harm comes from."""
+    def pooled(name: str, file_id: str) -> float:
+        parts = [per_file[name][h] for h, (r, _) in hyps.items() if r.file_id == file_id]
+        return sum(p.der * p.total_s for p in parts) / max(sum(p.total_s for p in parts), 1e-9)
+
+    file_ids = sorted({r.file_id for r, _ in hyps.values()})
+    before = {f: pooled("no refinement", f) for f in file_ids}
+    rows = [[name, *(f"{100 * (pooled(name, f) / before[f] - 1):+.1f}%" if before[f] > 0 else "-" for f in file_ids)]
+            for name in per_file if name != "no refinement"]
+    print_table(f"{title}: relative change of each recording's DER c0 (before: "
+                f"{', '.join(f'{f} {percent(before[f])}' for f in file_ids)})", ["refiner", *file_ids], rows)
 
 
 def main() -> None:
@@ -147,6 +165,8 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
     parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
+    parser.add_argument("--per-recording", action="store_true",
+                        help="also a table of each recording's relative DER change (its seeds pooled)")
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
     refiners = [Refiner(m, match_shapes=False) for m in args.models]
@@ -154,7 +174,7 @@ def main() -> None:
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,
-               not args.no_shape_rows)
+               not args.no_shape_rows, args.per_recording)
 
 
 if __name__ == "__main__":
