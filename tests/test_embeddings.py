@@ -63,6 +63,20 @@ def test_chunk_spans_cover_long_regions_and_skip_tiny_ones() -> None:
     assert (spans[:, 1] <= 4.0).all()
 
 
+def test_max_speech_spreads_a_long_speakers_chunks_over_the_file_and_spares_short_ones() -> None:
+    turns = [Turn("f", 0, 100, "A"), Turn("f", 100, 104, "B")]
+    profile = ProfileConfig(chunk_s=2.0, hop_s=2.0, max_speech_s=10.0)
+    chunks = TimeEmbedder().speaker_chunks(np.zeros(104 * 16_000, np.float32), turns, profile)
+    starts = chunks["A"].spans[:, 0]
+    assert len(starts) == 5 and starts[0] == 0.0 and starts[-1] == 98.0  # 10 s of 100, first to last
+    assert np.allclose(np.diff(starts), np.diff(starts)[0], atol=2.0)  # evenly spread
+    assert chunks["B"].spans.tolist() == [[100.0, 102.0], [102.0, 104.0]]  # under the cap: all of it
+    emb = window_embedding(chunks, "A", center_s=50.0, window_s=4.0, profile=profile, dim=2)
+    assert emb.ok and emb.speech_s >= 6.0  # the window's neighbourhood still leaves most of the profile
+    with pytest.raises(ValueError):
+        ProfileConfig(max_speech_s=-1.0)
+
+
 def test_dummy_embeddings_are_deterministic_by_speaker() -> None:
     dummy = EMBEDDERS.build("dummy")
     spans = np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 4.0]])

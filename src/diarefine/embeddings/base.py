@@ -39,10 +39,11 @@ class ProfileConfig:
     exclusion_margin_s: Seconds = 1.0  # chunks within the window +/- this margin are left out
     min_speech_s: Seconds = 1.0  # less remaining speech than this: flag the embedding as unreliable
     prefer_single_min_s: Seconds = 3.0  # use single-speaker speech only if the speaker has this much
+    max_speech_s: Seconds = 0.0  # embed about this much of a speaker's speech, spread over the file (0: all)
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_chunk_s <= self.chunk_s or self.hop_s <= 0:
-            raise ValueError("need 0 < min_chunk_s <= chunk_s and hop_s > 0")
+        if not 0 < self.min_chunk_s <= self.chunk_s or self.hop_s <= 0 or self.max_speech_s < 0:
+            raise ValueError("need 0 < min_chunk_s <= chunk_s, hop_s > 0 and max_speech_s >= 0")
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk
 
 def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Seconds) -> dict[str, np.ndarray]:
     """Each speaker's chunk spans [K, 2] s (see `speaker_regions`, `chunk_spans`); chunks that start
-    after the audio ends are dropped.
+    after the audio ends are dropped, and with ``profile.max_speech_s`` (`spread_chunks`) the speaker's
+    longest speech is thinned out evenly.
 
     >>> plan_chunks([Turn("f", 0, 2, "A"), Turn("f", 9, 10, "A")], ProfileConfig(), 5.0)["A"].tolist()
     [[0.0, 1.6], [0.4, 2.0]]
@@ -122,8 +124,25 @@ def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Secon
     plan = {}
     for speaker, regions in speaker_regions(turns, profile.prefer_single_min_s).items():
         spans = chunk_spans(regions, profile.chunk_s, profile.hop_s, profile.min_chunk_s)
-        plan[speaker] = spans[spans[:, 0] < duration_s] if len(spans) else spans
+        spans = spans[spans[:, 0] < duration_s] if len(spans) else spans
+        plan[speaker] = spread_chunks(spans, profile.max_speech_s) if profile.max_speech_s > 0 else spans
     return plan
+
+
+def spread_chunks(spans: np.ndarray, max_speech_s: Seconds) -> np.ndarray:
+    """At most about ``max_speech_s`` of chunks [K, 2] (s, in time order), evenly spaced over them, so a
+    long speaker's profile still samples the whole file (embedding cost grows with the speech embedded).
+
+    >>> spread_chunks(np.array([[0, 2], [2, 4], [4, 6], [6, 8], [8, 10]], float), 6.0)[:, 0].tolist()
+    [0.0, 4.0, 8.0]
+    >>> len(spread_chunks(np.array([[0, 2], [2, 4]], float), 6.0))
+    2
+    """
+    lengths = spans[:, 1] - spans[:, 0]
+    if lengths.sum() <= max_speech_s:
+        return spans
+    n = max(1, int(np.ceil(max_speech_s / lengths.mean())))
+    return spans[np.unique(np.round(np.linspace(0, len(spans) - 1, n)).astype(int))]
 
 
 class SpeakerEmbedder:
