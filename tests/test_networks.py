@@ -11,6 +11,7 @@ import torch
 
 from diarefine.audio import audio_info, load_audio, read_window
 from diarefine.embeddings import EMBEDDERS
+from diarefine.embeddings.campplus import n_fbank_frames, span_fbanks, span_frames
 from diarefine.errors import InputFileError
 from diarefine.features import FEATURES
 from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus
@@ -89,6 +90,17 @@ def test_kaldi_fbank_frames() -> None:
     assert kaldi_fbank(np.zeros(399, np.float32)).shape == (0, 80)
     x = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
     assert kaldi_fbank(x).shape == (1 + (16_000 - 400) // 160, 80)
+
+
+def test_span_fbanks_from_the_spans_own_samples_equal_the_whole_audios() -> None:
+    x = np.random.default_rng(1).standard_normal(5 * 16_000).astype(np.float32) * 0.1
+    assert n_fbank_frames(len(x)) == len(kaldi_fbank(x)) and n_fbank_frames(399) == 0
+    first, count = span_frames(np.array([[0.0, 0.8], [1.234, 2.0], [4.5, 5.0], [4.99, 5.0]]), n_fbank_frames(len(x)))
+    few = span_fbanks(x, first, count)  # 4 spans of 5 s: computed span by span
+    whole = span_fbanks(x, np.repeat(first, 10), np.repeat(count, 10))  # more frames than the audio: at once
+    for i, frames in enumerate(few):
+        assert frames.shape == (count[i], 80)
+        np.testing.assert_array_equal(frames, whole[10 * i])
 
 
 # --- the shipped weights ----------------------------------------------------------------------

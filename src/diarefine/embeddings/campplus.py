@@ -1,8 +1,9 @@
 """``campplus``: CAM++ speaker embeddings (3D-Speaker, trained on about 200k Chinese and English
 speakers; 192-d), from the shipped weights or a user's own CAM++ state dict.
 
-The Kaldi fbank of the whole audio block is computed once (`networks.campplus.kaldi_fbank`);
-each span takes the frames that lie inside it (frame f covers samples [160 f, 160 f + 400)),
+The Kaldi fbank (`networks.campplus.kaldi_fbank`) is computed once over the whole audio block, or
+per span when the spans cover less of it (`span_fbanks`; the frames are the same); each span takes
+the frames that lie inside it (frame f covers samples [160 f, 160 f + 400)),
 mean-normalised over the span as CAM++ was trained, and spans of equal length go through the
 network together.
 """
@@ -37,6 +38,22 @@ def span_frames(spans: np.ndarray, n_available: int) -> tuple[np.ndarray, np.nda
     return np.minimum(np.maximum(first, 0), n_available - count), count
 
 
+def n_fbank_frames(n_samples: int) -> int:
+    """How many fbank frames `networks.campplus.kaldi_fbank` gives for ``n_samples`` of audio."""
+    return 0 if n_samples < FBANK_WINDOW else 1 + (n_samples - FBANK_WINDOW) // FBANK_HOP
+
+
+def span_fbanks(audio: np.ndarray, first: np.ndarray, count: np.ndarray) -> list[np.ndarray]:
+    """The fbank frames [count_k, 80] of each span (`span_frames`) of ``audio`` [N]. Kaldi frames are
+    independent of each other (no dither), so a span's frames computed from its own samples equal
+    those of the whole audio; whichever computes fewer frames is used (spans that cover little of
+    a long file, e.g. capped speaker profiles, skip the rest of it)."""
+    if count.sum() >= n_fbank_frames(len(audio)):
+        fbank = kaldi_fbank(audio)
+        return [fbank[f:f + n] for f, n in zip(first, count)]
+    return [kaldi_fbank(audio[f * FBANK_HOP:(f + n - 1) * FBANK_HOP + FBANK_WINDOW]) for f, n in zip(first, count)]
+
+
 @EMBEDDERS.register("campplus")
 class CampplusEmbedder(SpeakerEmbedder):
     """CAM++ over mean-normalised Kaldi fbank of each span; L2-normalised 192-d embeddings."""
@@ -57,13 +74,14 @@ class CampplusEmbedder(SpeakerEmbedder):
     @torch.inference_mode()
     def embed_spans(self, audio: np.ndarray, spans: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(spans), self.dim), np.float32)
-        fbank = kaldi_fbank(audio)
-        if len(spans) == 0 or len(fbank) < MIN_FRAMES:
+        n_available = n_fbank_frames(len(audio))
+        if len(spans) == 0 or n_available < MIN_FRAMES:
             return out
-        first, count = span_frames(np.asarray(spans, dtype=np.float64), len(fbank))
+        first, count = span_frames(np.asarray(spans, dtype=np.float64), n_available)
+        frames = span_fbanks(audio, first, count)
         for n in np.unique(count):
             idx = np.flatnonzero(count == n)
-            feats = np.stack([fbank[f:f + n] for f in first[idx]])  # [K, n, 80]
+            feats = np.stack([frames[i] for i in idx])  # [K, n, 80]
             feats -= feats.mean(axis=1, keepdims=True)
             for lo in range(0, len(idx), self.config.batch_size):
                 batch = torch.from_numpy(feats[lo:lo + self.config.batch_size])
