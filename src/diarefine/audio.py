@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from .errors import InputFileError
 from .units import SAMPLE_RATE, WINDOW_S, Seconds
@@ -86,6 +85,8 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE
     """
     if orig_rate == target_rate:
         return np.asarray(samples, dtype=np.float32)
+    from scipy.signal import resample_poly  # imported when needed: scipy.signal takes about 1 s to import
+
     g = gcd(orig_rate, target_rate)
     return resample_poly(samples, target_rate // g, orig_rate // g).astype(np.float32)
 

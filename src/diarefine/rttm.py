@@ -30,13 +30,15 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-from pyannote.core import Annotation, Segment, Timeline
+from typing import TYPE_CHECKING
 
 from .errors import InputFileError
 from .fileio import atomic_write_text, read_text_lines
 from .types import Region, Seconds, Turn
 from .units import MAX_RECORDING_S, quantize_time
+
+if TYPE_CHECKING:  # pyannote.core imports matplotlib (about 1 s): the conversions import it when called
+    from pyannote.core import Annotation, Timeline
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +387,8 @@ def cap_speakers(turns: Iterable[Turn], max_speakers: int) -> MergedTurns:
 
 def to_annotation(turns: Iterable[Turn], uri: str | None = None) -> Annotation:
     """pyannote.core `Annotation` of one file's turns (one track per turn)."""
+    from pyannote.core import Annotation, Segment
+
     turns = list(turns)
     annotation = Annotation(uri=uri if uri is not None else (turns[0].file_id if turns else None))
     for track, turn in enumerate(sorted(turns)):
@@ -405,6 +409,8 @@ def from_annotation(annotation: Annotation, file_id: str | None = None, channel:
 
 def to_timeline(regions: Iterable[Region], uri: str | None = None) -> Timeline:
     """pyannote.core `Timeline` of scored regions."""
+    from pyannote.core import Segment, Timeline
+
     regions = list(regions)
     return Timeline([Segment(r.start, r.end) for r in regions],
                     uri=uri if uri is not None else (regions[0].file_id if regions else None))
