@@ -2,19 +2,23 @@
 
     python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 [--model NAME_OR_CKPT]
     python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 --no-refine --diarize-all
+    python benchmarks/bench_refine_speed.py --corpus SIM/dev --minutes 10 60 --methods --variants refine --repeats 3
 
 Concatenates simulated conversations (cycling through them) into one recording per length,
 with the reference turns shifted to match and a hypothesis perturbed from it with the
 empirical error model; then runs the CLI as a user would (subprocesses) and reports wall
 time, real-time factor (wall / audio; process start-up and model loading included) and peak
 resident memory. ``diarize`` (each of ``--methods``) runs on the first length only
-(``--diarize-all`` for every one); ``--no-refine`` leaves ``refine`` out.
+(``--diarize-all`` for every one); ``--no-refine`` leaves ``refine`` out, ``--variants`` picks which
+``refine`` commands run. With ``--repeats N`` each command runs N times and the table gives the
+median and the fastest wall time (a shared machine's runs vary by 10-30%) and the largest peak.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -56,6 +60,10 @@ def long_recording(corpus: str, minutes: float, folder: Path) -> tuple[Path, Pat
     return audio_path, hyp_path, written / SAMPLE_RATE
 
 
+#: The ``refine`` commands timed: the default, and with each option that changes the work.
+REFINE_VARIANTS = ("refine", "refine --no-match-shapes", "refine --refine-edges")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", required=True, help="a simulated split (DIR/audio + DIR/rttm)")
@@ -63,6 +71,9 @@ def main() -> None:
     parser.add_argument("--diarize-all", action="store_true")
     parser.add_argument("--methods", nargs="*", default=["simple", "segmentation"], help="diarize methods")
     parser.add_argument("--no-refine", action="store_true")
+    parser.add_argument("--variants", nargs="+", choices=REFINE_VARIANTS, default=list(REFINE_VARIANTS),
+                        help="which refine commands run")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each command (median and fastest)")
     parser.add_argument("--keep", help="keep the long recordings in this folder")
     parser.add_argument("--model", help="refine with this shipped name, classical refiner or checkpoint "
                                         "(default: refine's own default)")
@@ -70,25 +81,25 @@ def main() -> None:
     work = Path(args.keep or tempfile.mkdtemp(prefix="diarefine-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     exe = [sys.executable, "-m", "diarefine.cli"]
-    table = Table("command", "audio (min)", "wall (s)", "RTF (wall / audio)", "peak RSS (MB)",
+    wall_header = "wall (s)" if args.repeats == 1 else f"wall (s): median / fastest of {args.repeats}"
+    table = Table("command", "audio (min)", wall_header, "RTF (median wall / audio)", "peak RSS (MB)",
                   title="refine / diarize on long recordings (CLI subprocess, start-up included)")
     try:
         for i, minutes in enumerate(args.minutes):
             audio, hyp, seconds = long_recording(args.corpus, minutes, work)
             model = ["--model", args.model] if args.model else []
             commands = {} if args.no_refine else {
-                "refine": ["refine", str(audio), str(hyp), "-o", str(work / f"refined{minutes:g}.rttm"), *model],
-                "refine --no-match-shapes": ["refine", str(audio), str(hyp), "-o",
-                                             str(work / f"model-only{minutes:g}.rttm"), "--no-match-shapes", *model],
-                "refine --refine-edges": ["refine", str(audio), str(hyp), "-o", str(work / f"edges{minutes:g}.rttm"),
-                                          "--refine-edges", *model]}
+                name: ["refine", str(audio), str(hyp), "-o", str(work / f"{name.replace(' ', '')}{minutes:g}.rttm"),
+                       *name.split()[1:], *model] for name in args.variants}
             if i == 0 or args.diarize_all:
                 commands |= {f"diarize --method {m}": ["diarize", str(audio), "--method", m,
                                                        "-o", str(work / f"diarized{minutes:g}-{m}.rttm")]
                              for m in args.methods}
             for name, command in commands.items():
-                wall, peak = run(exe + command)
-                table.add_row(name, f"{seconds / 60:.1f}", f"{wall:.1f}", f"{wall / seconds:.4f}", f"{peak:.0f}")
+                walls, peaks = zip(*(run(exe + command) for _ in range(args.repeats)))
+                wall = statistics.median(walls)
+                shown = f"{wall:.1f}" if args.repeats == 1 else f"{wall:.1f} / {min(walls):.1f}"
+                table.add_row(name, f"{seconds / 60:.1f}", shown, f"{wall / seconds:.4f}", f"{max(peaks):.0f}")
             audio.unlink()
     finally:
         if not args.keep:
