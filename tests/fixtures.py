@@ -101,7 +101,7 @@ def synthetic_cache(path: Path, n: int = 48, seed: int = 0, feature_name: str = 
     return path
 
 
-def tiny_contrastive_checkpoint(path: Path) -> Path:
+def tiny_contrastive_checkpoint(path: Path, inference_profile: dict | None = None) -> Path:
     """A random contrastive model on fbank + the dummy embedder (no trained weights, any prediction)."""
     import torch
 
@@ -118,4 +118,4 @@ def tiny_contrastive_checkpoint(path: Path) -> Path:
     embedder = EMBEDDERS.build({"name": "dummy", "dim": 32})
     cache_config = {"features": features.describe(), "embeddings": embedder.describe(),
                     "window": {"window_s": 4.0, "n_frames": 200, "sample_rate": 16000}}
-    return save_checkpoint(path, model, cache_config)
+    return save_checkpoint(path, model, cache_config, inference_profile=inference_profile)

@@ -154,7 +154,7 @@ def test_adapt_end_to_end_on_the_sample_with_a_tiny_model(tmp_path) -> None:
     from diarefine.samples import bundled_sample
 
     sample = bundled_sample()
-    start = tiny_contrastive_checkpoint(tmp_path / "tiny.pt")
+    start = tiny_contrastive_checkpoint(tmp_path / "tiny.pt", inference_profile={"max_speech_s": 9.0})
     hypothesis = open_input(sample.audio, read_rttm(sample.rttm)["sample"])
     config = AdaptConfig(max_epochs=2, minutes=2.0, draws_per_change=4, seed=5)
     result = adapt([hypothesis], tmp_path / "adapted.pt", start, config, work_dir=tmp_path / "work")
@@ -169,6 +169,8 @@ def test_adapt_end_to_end_on_the_sample_with_a_tiny_model(tmp_path) -> None:
     assert f"adapted from `{start}`" in card and "`sample`" in card and f"**{result.threshold:g}**" in card
     refiner = Refiner(result.checkpoint)
     assert refiner.threshold == result.threshold  # refine uses the tuned threshold by default
+    assert adapted.inference_profile == {"max_speech_s": 9.0} and adapted.profile is None  # the start's, at refine
+    assert refiner.profile.max_speech_s == 9.0 and Refiner(start).profile.max_speech_s == 9.0
     assert Refiner(result.checkpoint, threshold=0.2).threshold == 0.2
     assert refiner.refine_input(hypothesis).turns
     again = adapt([hypothesis], tmp_path / "again.pt", start, config)

@@ -422,6 +422,7 @@ def adapt(inputs: Sequence[FileInput], out: str | Path, start_model: str | Path 
             save_checkpoint(outputs.path(out), final_model.cpu(), start.front_end,
                             training_metrics=start.training_metrics if kept_start else fitted.best,
                             training_config={**to_dict(train_config), "adapt": to_dict(config)},
-                            threshold=after.threshold, adaptation=result.to_dict())
+                            threshold=after.threshold, adaptation=result.to_dict(),
+                            inference_profile=start.inference_profile | resolved.profile)
             outputs.write_text(result.card, model_card(result, config))
     return result

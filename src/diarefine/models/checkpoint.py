@@ -1,12 +1,15 @@
 """Model checkpoints: everything needed to rebuild a trained model, and nothing else to load.
 
 ``{format, variant, model_config, features, embeddings, window, profile, state_dict, package_version,
-training_metrics, training_config, threshold, adaptation}``, saved with ``torch.save`` (plain types and tensors only,
+training_metrics, training_config, threshold, adaptation, inference_profile}``, saved with ``torch.save`` (plain
+types and tensors only,
 so ``torch.load(weights_only=True)`` reads it safely). ``load_checkpoint(path)`` rebuilds the
 model; the feature / embedding / window configs tell ``refine`` and ``evaluate`` which front
 end the model expects. ``threshold`` (optional) is the confidence threshold tuned for this
 checkpoint (``diarefine adapt`` writes one; ``refine`` uses it by default) and ``adaptation``
-(optional) says what an adapted checkpoint was adapted on and from. Checkpoints without them
+(optional) says what an adapted checkpoint was adapted on and from; ``inference_profile``
+(optional) holds speaker-profile settings that ``refine`` uses instead of ``profile``'s (an
+adapted checkpoint carries its shipped start's, e.g. ``max_speech_s``). Checkpoints without them
 (older ones) load as before.
 """
 
@@ -43,6 +46,9 @@ class Checkpoint:
     path: Path | None = None
     threshold: float | None = None  # the confidence threshold tuned for this checkpoint, if any
     adaptation: dict = field(default_factory=dict)  # `diarefine adapt`: what it was adapted on and from
+    #: profile settings that replace ``profile``'s at inference (``refine``), not in training caches:
+    #: an adapted checkpoint carries its shipped start's (`refine.resolve.ShippedModel.profile`)
+    inference_profile: dict = field(default_factory=dict)
 
     @property
     def cache_config(self) -> dict:
@@ -58,9 +64,10 @@ class Checkpoint:
 
 def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, training_metrics: dict | None = None,
                     training_config: dict | None = None, threshold: float | None = None,
-                    adaptation: dict | None = None) -> Path:
+                    adaptation: dict | None = None, inference_profile: dict | None = None) -> Path:
     """Write ``model`` with the cache config it was trained on (atomically: temporary name, then rename);
-    ``threshold``: its tuned confidence threshold; ``adaptation``: plain-typed record of an adaptation."""
+    ``threshold``: its tuned confidence threshold; ``adaptation``: plain-typed record of an adaptation;
+    ``inference_profile``: profile settings ``refine`` uses instead of the cache's (`Checkpoint`)."""
     payload: dict[str, Any] = {
         "format": CHECKPOINT_FORMAT,
         "variant": model.name,
@@ -75,6 +82,7 @@ def save_checkpoint(path: str | Path, model: BoundaryModel, cache_config: dict, 
         "training_config": training_config or {},
         "threshold": None if threshold is None else float(threshold),
         "adaptation": adaptation or {},
+        "inference_profile": dict(inference_profile or {}),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +124,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
                       training_metrics=payload.get("training_metrics", {}),
                       training_config=payload.get("training_config", {}),
                       package_version=payload.get("package_version", "?"), path=path,
-                      threshold=payload.get("threshold"), adaptation=payload.get("adaptation") or {})
+                      threshold=payload.get("threshold"), adaptation=payload.get("adaptation") or {},
+                      inference_profile=payload.get("inference_profile") or {})
 
 
 def classical_checkpoint(name: str, cache_config: dict, feature_dim: int, embedding_dim: int,

@@ -145,7 +145,8 @@ class Refiner:
             checkpoint = classical_checkpoint(classical, front_end, self.extractor.dim, self.embedder.dim)
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(self.device).eval()
-        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}) | profile, "checkpoint profile")
+        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}) | checkpoint.inference_profile | profile,
+                                 "checkpoint profile")
         self.window_s = float(checkpoint.window["window_s"])
         self.edge_refiner = None if refine_edges is False else \
             EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
