@@ -115,8 +115,8 @@ def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk
 
 def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Seconds) -> dict[str, np.ndarray]:
     """Each speaker's chunk spans [K, 2] s (see `speaker_regions`, `chunk_spans`); chunks that start
-    after the audio ends are dropped, and with ``profile.max_speech_s`` (`spread_chunks`) the speaker's
-    longest speech is thinned out evenly.
+    after the audio ends are dropped, and with ``profile.max_speech_s`` (`spread_chunks`) the chunks of a
+    speaker with more speech than that are thinned out evenly.
 
     >>> plan_chunks([Turn("f", 0, 2, "A"), Turn("f", 9, 10, "A")], ProfileConfig(), 5.0)["A"].tolist()
     [[0.0, 1.6], [0.4, 2.0]]

@@ -1,11 +1,10 @@
 """Model checkpoints: everything needed to rebuild a trained model, and nothing else to load.
 
 ``{format, variant, model_config, features, embeddings, window, profile, state_dict, package_version,
-training_metrics, training_config, threshold, adaptation, inference_profile}``, saved with ``torch.save`` (plain
-types and tensors only,
-so ``torch.load(weights_only=True)`` reads it safely). ``load_checkpoint(path)`` rebuilds the
-model; the feature / embedding / window configs tell ``refine`` and ``evaluate`` which front
-end the model expects. ``threshold`` (optional) is the confidence threshold tuned for this
+training_metrics, training_config, threshold, adaptation, inference_profile}``, saved with
+``torch.save`` (plain types and tensors only, so ``torch.load(weights_only=True)`` reads it safely).
+``load_checkpoint(path)`` rebuilds the model; the feature / embedding / window configs tell
+``refine`` and ``evaluate`` which front end the model expects. ``threshold`` (optional) is the confidence threshold tuned for this
 checkpoint (``diarefine adapt`` writes one; ``refine`` uses it by default) and ``adaptation``
 (optional) says what an adapted checkpoint was adapted on and from; ``inference_profile``
 (optional) holds speaker-profile settings that ``refine`` uses instead of ``profile``'s (an
