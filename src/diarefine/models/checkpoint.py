@@ -4,12 +4,12 @@
 training_metrics, training_config, threshold, adaptation, inference_profile}``, saved with
 ``torch.save`` (plain types and tensors only, so ``torch.load(weights_only=True)`` reads it safely).
 ``load_checkpoint(path)`` rebuilds the model; the feature / embedding / window configs tell
-``refine`` and ``evaluate`` which front end the model expects. ``threshold`` (optional) is the confidence threshold tuned for this
-checkpoint (``diarefine adapt`` writes one; ``refine`` uses it by default) and ``adaptation``
-(optional) says what an adapted checkpoint was adapted on and from; ``inference_profile``
-(optional) holds speaker-profile settings that ``refine`` uses instead of ``profile``'s (an
-adapted checkpoint carries its shipped start's, e.g. ``max_speech_s``). Checkpoints without them
-(older ones) load as before.
+``refine`` and ``evaluate`` which front end the model expects. ``threshold`` (optional) is the
+confidence threshold tuned for this checkpoint (``diarefine adapt`` writes one; ``refine`` uses it
+by default) and ``adaptation`` (optional) says what an adapted checkpoint was adapted on and from;
+``inference_profile`` (optional) holds speaker-profile settings that ``refine`` uses instead of
+``profile``'s (an adapted checkpoint carries its shipped start's, e.g. ``max_speech_s``). Checkpoints
+without them (older ones) load as before.
 """
 
 from __future__ import annotations
