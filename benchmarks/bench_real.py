@@ -165,12 +165,17 @@ def main() -> None:
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
     parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
+    parser.add_argument("--max-speech", type=float, help="every refiner's speaker profiles embed about this much of "
+                        "each speaker's speech (ProfileConfig.max_speech_s; 0: all; default: each model's own)")
     parser.add_argument("--per-recording", action="store_true",
                         help="also a table of each recording's relative DER change (its seeds pooled)")
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
-    refiners = [Refiner(m, match_shapes=False) for m in args.models]
+    profile = None if args.max_speech is None else {"max_speech_s": args.max_speech}
+    refiners = [Refiner(m, match_shapes=False, profile=profile) for m in args.models]
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
+    if profile:
+        where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,

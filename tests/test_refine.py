@@ -148,6 +148,9 @@ def test_the_shipped_models_load_with_their_cards_and_tuned_thresholds() -> None
     assert Refiner().profile.max_speech_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["max_speech_s"] == 15.0
     from_file = Refiner(load_checkpoint(resolve_model().path)).profile
     assert (from_file.hop_s, from_file.max_speech_s) == (0.8, 0.0)
+    assert Refiner(profile={"max_speech_s": 0.0}).profile.max_speech_s == 0.0  # the caller's last
+    with pytest.raises(DiarefineError, match="max_speach_s"):
+        Refiner(profile={"max_speach_s": 1.0})
 
 
 def test_diarefine_refine_is_callable_whatever_was_imported(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:

@@ -111,20 +111,22 @@ class Refiner:
     speaker embeddings. ``refine_edges`` (True or an `EdgeConfig`) also refines speech onsets /
     offsets next to silence. ``match_shapes`` lets ``pause-match`` / ``overlap-match`` move the changes
     with a clean pause / overlap in the hypothesis where their confidence exceeds ``shape_threshold``
-    (the model decides the rest, and those they are unsure of).
+    (the model decides the rest, and those they are unsure of). ``profile`` replaces settings of the
+    speaker profiles (`embeddings.ProfileConfig`) after the model's own, e.g. ``{"max_speech_s": 0}``
+    to embed all of every speaker's speech.
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
                  refine_edges: bool | EdgeConfig = False, match_shapes: bool = True,
-                 shape_threshold: float = DEFAULT_THRESHOLD) -> None:
-        checkpoint, classical, profile = None, None, {}
+                 shape_threshold: float = DEFAULT_THRESHOLD, profile: dict | None = None) -> None:
+        checkpoint, classical, shipped_profile = None, None, {}
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
             self.model_name = str(model.path or model.model.name)
         else:
             resolved = resolve_model(model)
-            default_threshold, self.model_name, profile = resolved.threshold, resolved.name, resolved.profile
+            default_threshold, self.model_name, shipped_profile = resolved.threshold, resolved.name, resolved.profile
             if resolved.classical:
                 classical = resolved.name
             else:
@@ -145,8 +147,8 @@ class Refiner:
             checkpoint = classical_checkpoint(classical, front_end, self.extractor.dim, self.embedder.dim)
         self.checkpoint = checkpoint
         self.model = checkpoint.model.to(self.device).eval()
-        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}) | checkpoint.inference_profile | profile,
-                                 "checkpoint profile")
+        self.profile = from_dict(ProfileConfig, dict(checkpoint.profile or {}) | checkpoint.inference_profile
+                                 | shipped_profile | dict(profile or {}), "profile")
         self.window_s = float(checkpoint.window["window_s"])
         self.edge_refiner = None if refine_edges is False else \
             EdgeRefiner(EdgeConfig() if refine_edges is True else refine_edges)
