@@ -11,10 +11,10 @@ import torch
 
 from diarefine.audio import audio_info, load_audio, read_window
 from diarefine.embeddings import EMBEDDERS
-from diarefine.embeddings.campplus import n_fbank_frames, span_fbanks, span_frames
+from diarefine.embeddings.campplus import span_fbanks, span_frames
 from diarefine.errors import InputFileError
 from diarefine.features import FEATURES
-from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus
+from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus, n_fbank_frames
 from diarefine.networks.pyannet import (
     PyanNet,
     PyanNetConfig,

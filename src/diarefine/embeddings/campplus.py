@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, load_campplus
+from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, load_campplus, n_fbank_frames
 from ..networks.weights import CAMPPLUS_ZH_EN, weights_path
 from ..units import SAMPLE_RATE
 from .base import EMBEDDERS, SpeakerEmbedder, l2_normalize
@@ -34,13 +34,8 @@ def span_frames(spans: np.ndarray, n_available: int) -> tuple[np.ndarray, np.nda
     """
     first = np.round(spans[:, 0] * SAMPLE_RATE / FBANK_HOP).astype(int)
     n_samples = np.round((spans[:, 1] - spans[:, 0]) * SAMPLE_RATE).astype(int)
-    count = np.minimum(np.maximum(MIN_FRAMES, 1 + (n_samples - FBANK_WINDOW) // FBANK_HOP), n_available)
+    count = np.minimum(np.maximum(MIN_FRAMES, n_fbank_frames(n_samples)), n_available)
     return np.minimum(np.maximum(first, 0), n_available - count), count
-
-
-def n_fbank_frames(n_samples: int) -> int:
-    """How many fbank frames `networks.campplus.kaldi_fbank` gives for ``n_samples`` of audio."""
-    return 0 if n_samples < FBANK_WINDOW else 1 + (n_samples - FBANK_WINDOW) // FBANK_HOP
 
 
 def span_fbanks(audio: np.ndarray, first: np.ndarray, count: np.ndarray) -> list[np.ndarray]:

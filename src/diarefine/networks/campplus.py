@@ -234,6 +234,16 @@ FBANK_HOP = 160
 FBANK_WINDOW = 400
 
 
+def n_fbank_frames(n_samples):
+    """How many frames `kaldi_fbank` gives for ``n_samples`` of audio (an int or an integer array).
+
+    >>> n_fbank_frames(399), n_fbank_frames(400), n_fbank_frames(16_000)
+    (0, 1, 98)
+    """
+    frames = np.maximum(0, 1 + (np.asarray(n_samples) - FBANK_WINDOW) // FBANK_HOP)
+    return int(frames) if frames.ndim == 0 else frames
+
+
 def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000) -> np.ndarray:
     """Kaldi log-mel filterbank of mono audio [N] float32 (kaldi-native-fbank, exactly Kaldi's) ->
     [F, n_mels] with F = 1 + (N - 400) // 160 frames (frame f covers samples [160 f, 160 f + 400))."""
