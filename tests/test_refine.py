@@ -13,13 +13,14 @@ import soundfile as sf
 from fixtures import tiny_contrastive_checkpoint
 
 from diarefine import refine
-from diarefine.audio import audio_info, load_audio
+from diarefine.audio import audio_info, load_audio, read_window
 from diarefine.changes import find_changes
 from diarefine.cli import main
 from diarefine.embeddings import EMBEDDERS, ProfileConfig
 from diarefine.errors import DiarefineError, InputFileError
 from diarefine.models import load_checkpoint
 from diarefine.refine import Refiner
+from diarefine.refine.regions import RegionAudio, change_regions, region_batches
 from diarefine.refine.resolve import (
     DEFAULT_MODEL,
     SHIPPED_MODELS,
@@ -265,3 +266,53 @@ def test_relative_change_from_a_perfect_hypothesis_is_defined() -> None:
     assert comparison.relative_change("hypothesis", "same") == 0.0
     assert comparison.relative_change("hypothesis", "worse") == float("inf")
     assert comparison.relative_change("worse", "hypothesis") == -1.0
+
+
+def test_change_regions_hold_every_window_with_its_context() -> None:
+    rng = np.random.default_rng(0)
+    times = np.sort(rng.uniform(0, 120, 60)).tolist()
+    for max_span_s in (0.0, 2.0, 4.0, 10.0):
+        regions = change_regions(times, 4.0, 3.0, max_span_s)
+        assert [r.first for r in regions] == [0] + [r.stop for r in regions[:-1]] and regions[-1].stop == len(times)
+        for r in regions:
+            own = times[r.first:r.stop]
+            assert own[-1] - own[0] <= max_span_s
+            assert r.start_s <= own[0] - 5.0 and own[-1] + 5.0 <= r.start_s + r.duration_s + 1e-9
+            assert (r.duration_s - 10.0) % 1.0 < 1e-9 or (r.duration_s - 10.0) % 1.0 > 1 - 1e-9  # whole seconds
+        if max_span_s == 0:
+            assert len(regions) == len(times)
+    batches = region_batches(change_regions(times, 4.0, 3.0, 4.0), 8)
+    assert [r for b in batches for r in b] == change_regions(times, 4.0, 3.0, 4.0)
+    assert all(b[-1].stop - b[0].first <= 8 or len(b) == 1 for b in batches)
+
+
+def test_a_region_reads_each_change_as_its_own_window_would(hypothesis: list[Turn]) -> None:
+    info = audio_info(SAMPLE.audio)
+    times = [c.time for c in find_changes(hypothesis)]
+    regions = change_regions(times, 4.0, 3.0, 6.0)
+    assert len(regions) < len(times)  # some share
+    audio = RegionAudio.read(info, regions, times, 4.0, 3.0)
+    waves, valid = audio.windows()
+    for t, wave, ok in zip(times, waves, valid):
+        own, own_ok = read_window(info, t - 5.0, 10.0)
+        np.testing.assert_allclose(wave, own, atol=1e-6)
+        assert (ok == own_ok).all()
+
+
+def test_shared_regions_do_not_depend_on_the_batch_size(hypothesis: list[Turn]) -> None:
+    """segmentation-3.0 runs once per region; batches never split one, so the batch size changes nothing."""
+    results = [Refiner("silence-snap", region_span_s=span, batch_size=batch).refine_file(SAMPLE.audio, hypothesis)
+               for span, batch in ((4.0, 1), (4.0, 64), (0.0, 64))]
+    np.testing.assert_allclose(results[0].confidence, results[1].confidence, atol=1e-4)
+    np.testing.assert_allclose(results[0].offset_s, results[1].offset_s, atol=1e-3)
+    assert results[0].n_shape_matched > 0 and results[2].n_shape_matched > 0
+
+
+def test_regions_change_nothing_for_a_front_end_without_context(tiny_checkpoint: Path, hypothesis: list[Turn]) -> None:
+    """fbank features are per window: sharing a region's read gives the same predictions."""
+    alone, shared = (Refiner(tiny_checkpoint, threshold=0.0, match_shapes=False, region_span_s=span).refine_file(
+        SAMPLE.audio, hypothesis) for span in (0.0, 8.0))
+    np.testing.assert_allclose(alone.offset_s, shared.offset_s, atol=1e-5)
+    assert alone.turns == shared.turns
+    with pytest.raises(DiarefineError, match="region_span_s"):
+        Refiner(tiny_checkpoint, region_span_s=-1)

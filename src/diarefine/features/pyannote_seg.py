@@ -34,17 +34,22 @@ LOG_PROB_FLOOR = -10.0
 
 def interpolate_frames(features: torch.Tensor, source_s: torch.Tensor, target_s: torch.Tensor) -> torch.Tensor:
     """Linear interpolation in time: features [B, F, D] at times source_s [F] (increasing, s) -> [B, T, D]
-    at times target_s [T]; targets outside the source range take its first / last frame.
+    at times target_s [T] (the same for every row) or [B, T] (one set per row); targets outside the source
+    range take its first / last frame.
 
     >>> interpolate_frames(torch.tensor([[[0.0], [10.0]]]), torch.tensor([0.0, 1.0]),
     ...                    torch.tensor([-1.0, 0.25, 2.0])).flatten().tolist()
     [0.0, 2.5, 10.0]
+    >>> interpolate_frames(torch.tensor([[[0.0], [10.0]]] * 2), torch.tensor([0.0, 1.0]),
+    ...                    torch.tensor([[0.5], [0.75]])).flatten().tolist()
+    [5.0, 7.5]
     """
-    position = torch.clamp(target_s, source_s[0], source_s[-1])
-    right = torch.searchsorted(source_s, position).clamp(1, len(source_s) - 1)
+    position = torch.clamp(target_s, source_s[0], source_s[-1]).expand(len(features), -1)  # [B, T]
+    right = torch.searchsorted(source_s, position.contiguous()).clamp(1, len(source_s) - 1)
     left = right - 1
-    weight = ((position - source_s[left]) / (source_s[right] - source_s[left])).to(features.dtype)
-    return features[:, left] * (1 - weight[:, None]) + features[:, right] * weight[:, None]
+    weight = ((position - source_s[left]) / (source_s[right] - source_s[left])).to(features.dtype).unsqueeze(-1)
+    rows = torch.arange(len(features), device=features.device)[:, None]
+    return features[rows, left] * (1 - weight) + features[rows, right] * weight
 
 
 @FEATURES.register("pyannote-seg")
@@ -90,11 +95,24 @@ class PyannoteSegmentation(FeatureExtractor):
         between these features and the shape matchers' speaker-count posterior)."""
         if valid is None:
             valid = torch.ones_like(waves, dtype=torch.bool)
-        window, window_valid = trim_context(waves, self.context_s), trim_context(valid, self.context_s)
+        window_start_s = torch.full((len(waves),), self.context_s)
+        return self.window_features(layers, window_start_s, trim_context(waves, self.context_s),
+                                    trim_context(valid, self.context_s))
+
+    def window_features(self, layers: PyanNetOutputs, window_start_s: torch.Tensor, window: torch.Tensor,
+                        window_valid: torch.Tensor, rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features [B, T, D] and mask [B, T] of windows inside longer audio the network ran on: ``layers``
+        [R, F, ...] its outputs on R pieces of audio, ``rows`` [B] which piece holds each window (default:
+        one each), ``window_start_s`` [B] where the window starts in it (s; the network was trained with
+        ``context_s`` or more around it), ``window`` / ``window_valid`` [B, N] the window's own samples
+        (``refine`` runs one pass over a region holding several changes; `refine.regions`)."""
         feats = {"lstm": layers.lstm, "linear": layers.linear,
                  "logprobs": layers.log_probs.clamp(min=LOG_PROB_FLOOR)}[self.config.output]
+        if rows is not None:
+            feats = feats[rows]
         source_s = self.network.frame_centres_s(feats.shape[1]).to(feats.device)
-        target_s = self.context_s + (torch.arange(self.n_frames, device=feats.device) + 0.5) * FRAME_S
+        target_s = window_start_s.to(feats.device)[:, None] + \
+            (torch.arange(self.n_frames, device=feats.device) + 0.5) * FRAME_S
         feats = interpolate_frames(feats, source_s, target_s)
         mask = frame_mask(window_valid, self.n_frames)
         if self.fbank is not None:

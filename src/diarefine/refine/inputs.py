@@ -86,15 +86,19 @@ def speaker_count_posterior(waves: np.ndarray, weights: str = "") -> torch.Tenso
     return count_from_log_probs(network, network(torch.from_numpy(np.ascontiguousarray(waves))), waves.shape[1])
 
 
-def count_from_log_probs(network: PyanNet, log_probs: torch.Tensor, n_samples: int) -> torch.Tensor:
-    """`speaker_count_posterior` from the network's powerset log-probabilities [B, F, 7] on ``n_samples``
-    of audio (for a caller that already ran it)."""
+def count_from_log_probs(network: PyanNet, log_probs: torch.Tensor, n_samples: int,
+                         start_s: torch.Tensor | None = None) -> torch.Tensor:
+    """`speaker_count_posterior` from the network's powerset log-probabilities [B, F, 7] (for a caller that
+    already ran it): on ``n_samples`` of audio from the start of each row's audio, or from ``start_s`` [B]
+    (s) into it (``refine`` runs one pass over a region holding several changes)."""
     sizes = torch.tensor([len(c) for c in powerset_classes(network.config.n_speakers,
                                                            network.config.max_speakers_per_frame)])
     by_size = torch.nn.functional.one_hot(sizes.clamp(max=2), 3).to(log_probs.dtype)  # [7, 3]
     count = log_probs.exp() @ by_size
     n_frames = round(n_samples / SAMPLE_RATE / FRAME_S)
     target_s = (torch.arange(n_frames) + 0.5) * FRAME_S
+    if start_s is not None:
+        target_s = start_s[:, None] + target_s
     return interpolate_frames(count, network.frame_centres_s(log_probs.shape[1]), target_s).float()
 
 

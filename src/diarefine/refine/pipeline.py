@@ -12,9 +12,9 @@ leaves a clean pause or a clean overlap between its speakers goes where ``pause-
 (`models.classical.template_match`), and to the model otherwise: on real recordings they place such
 changes better than any model here (README, "Real recordings").
 With ``refine_edges``, the speech onsets and offsets next to silence are then refined too
-(`edges.EdgeRefiner`). The audio is read in blocks (speaker embeddings) and windows
-(features), and windows go through the model in batches, so memory does not grow with the
-file's length. No Lightning here.
+(`edges.EdgeRefiner`). The audio is read in blocks (speaker embeddings) and regions of nearby
+changes (features; `regions`), and windows go through the model in batches, so memory does not
+grow with the file's length. No Lightning here.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio import AudioInfo, read_window, trim_context
+from ..audio import AudioInfo, trim_context
 from ..changes import find_changes, move_changes
 from ..config import from_dict
 from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
@@ -36,7 +36,7 @@ from ..features import FEATURES
 from ..features.pyannote_seg import PyannoteSegmentation
 from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
 from ..types import Change, Seconds, Turn
-from ..units import DEFAULT_THRESHOLD, confident
+from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
 from .files import FileInput, open_input
 from .inputs import (
@@ -46,6 +46,7 @@ from .inputs import (
     segmentation_network,
     speaker_count_posterior,
 )
+from .regions import RegionAudio, change_regions, region_batches
 from .resolve import SHAPE_REFINERS, SHIPPED_MODELS, default_front_end, resolve_model
 
 Progress = Callable[[int, int], None]  # (windows done, windows in the file)
@@ -113,13 +114,16 @@ class Refiner:
     with a clean pause / overlap in the hypothesis where their confidence exceeds ``shape_threshold``
     (the model decides the rest, and those they are unsure of). ``profile`` replaces settings of the
     speaker profiles (`embeddings.ProfileConfig`) after the model's own, e.g. ``{"max_speech_s": 0}``
-    to embed all of every speaker's speech.
+    to embed all of every speaker's speech. ``region_span_s`` > 0 lets changes within that many seconds
+    share one segmentation-3.0 pass over their region (`regions`; faster on dense files, but windows
+    then see more context than in training: README, "refine"); 0 runs it on each change's own 10 s.
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
                  refine_edges: bool | EdgeConfig = False, match_shapes: bool = True,
-                 shape_threshold: float = DEFAULT_THRESHOLD, profile: dict | None = None) -> None:
+                 shape_threshold: float = DEFAULT_THRESHOLD, profile: dict | None = None,
+                 region_span_s: Seconds = 0.0) -> None:
         checkpoint, classical, shipped_profile = None, None, {}
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
@@ -136,9 +140,10 @@ class Refiner:
         self.threshold = default_threshold if threshold is None else float(threshold)
         if not 0.0 <= self.threshold <= 1.0:
             raise DiarefineError(f"threshold {self.threshold} is outside [0, 1] (1.0 moves nothing)")
-        if batch_size < 1 or block_s < 10:
-            raise DiarefineError("batch_size must be >= 1 and block_s >= 10 s")
+        if batch_size < 1 or block_s < 10 or region_span_s < 0:
+            raise DiarefineError("batch_size must be >= 1, block_s >= 10 s and region_span_s >= 0 s")
         self.device, self.batch_size, self.block_s = torch.device(device), batch_size, block_s
+        self.region_span_s = float(region_span_s)
         front_end = checkpoint.front_end if checkpoint is not None else \
             default_front_end(getattr(MODELS.get(classical), "embeddings", None))
         self.extractor = FEATURES.build(front_end["features"]).eval()
@@ -232,14 +237,14 @@ class Refiner:
         chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
         context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0,
                         self._shape_context_s if applies.any() else 0.0)
-        for lo in range(0, len(changes), self.batch_size):
-            rows = np.arange(lo, min(lo + self.batch_size, len(changes)))
+        regions = change_regions([c.time for c in changes], self.window_s, context_s, self.region_span_s)
+        for group in region_batches(regions, self.batch_size):
+            rows = np.arange(group[0].first, group[-1].stop)
             batch_changes = [changes[i] for i in rows]
-            waves, valid = (np.stack(x) for x in zip(*(
-                read_window(info, c.time - self.window_s / 2 - context_s, self.window_s + 2 * context_s)
-                for c in batch_changes)))  # [B, N] with the widest context any model needs
+            audio = RegionAudio.read(info, group, [c.time for c in batch_changes], self.window_s, context_s)
+            waves, valid = audio.windows()  # [B, N] with the widest context any model needs
             shaped = rows[applies[rows]]
-            feats, mask, count = self._features(waves, valid, context_s, share=len(shaped) > 0)
+            feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
                       for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
             n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
@@ -257,7 +262,7 @@ class Refiner:
             offsets[rows] = offset_s.float().cpu().numpy()
             confidences[rows] = confidence.float().cpu().numpy()
             if len(shaped):  # a shape matcher decides where it would move the change; the model elsewhere
-                in_batch = shaped - lo
+                in_batch = shaped - rows[0]
                 count = count[in_batch] if count is not None else speaker_count_posterior(
                     trim_context(waves[in_batch], context_s, self._shape_context_s), self.shape_models[0].config.weights)
                 self._match_shapes(count, {k: v[shaped] for k, v in hypothesis.items()}, shaped, offsets,
@@ -266,18 +271,35 @@ class Refiner:
                 progress(int(rows[-1]) + 1, len(changes))
         return offsets, confidences, n_missing, by_shape
 
-    def _features(self, waves: np.ndarray, valid: np.ndarray, context_s: Seconds,
+    def _features(self, audio: "RegionAudio", context_s: Seconds,
                   share: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """The windows' features [B, T, D] and mask [B, T] from waves / valid [B, N] (``context_s`` each
-        side), and with ``share``, when the features run the shape matchers' segmentation-3.0 on the same
-        audio, the speaker-count posterior [B, T', 3] from the same pass (else None): one network pass
-        serves both."""
-        inputs = [torch.from_numpy(trim_context(x, context_s, self.extractor.context_s)) for x in (waves, valid)]
-        if not (share and self._features_share_segmentation):
+        """The windows' features [B, T, D] and mask [B, T] of a batch of changes (their regions' ``audio``,
+        read with ``context_s`` around every window), and with ``share``, when the features run the shape
+        matchers' segmentation-3.0 on the same audio, the speaker-count posterior [B, T', 3] from the same
+        pass (else None). segmentation-3.0 runs once per region (`regions`), other extractors per window."""
+        waves, valid = audio.windows(context_s - self.extractor.context_s)
+        inputs = [torch.from_numpy(x) for x in (waves, valid)]
+        if not isinstance(self.extractor, PyannoteSegmentation):
             return *self.extractor(*inputs), None
-        layers = self._shape_network.layers(inputs[0])
-        count = count_from_log_probs(self._shape_network, layers.log_probs, inputs[0].shape[1])
-        return *self.extractor.from_layers(layers, *inputs), count
+        share = share and self._features_share_segmentation
+        network, trim_s = self.extractor.network, context_s - self.extractor.context_s
+        window = [trim_context(x, self.extractor.context_s) for x in inputs]
+        feats = torch.zeros(len(waves), self.extractor.n_frames, self.extractor.dim)
+        mask = torch.zeros(len(waves), self.extractor.n_frames, dtype=torch.bool)
+        count = None
+        for regions, rows, window_start_s in audio.by_length(trim_s):
+            layers = network.layers(torch.from_numpy(audio.region_waves(regions, trim_s)))
+            owner = torch.from_numpy(np.searchsorted(regions, audio.owner[rows]))
+            feats[rows], mask[rows] = self.extractor.window_features(
+                layers, window_start_s, *(x[rows] for x in window), rows=owner)
+            if share:
+                count_here = count_from_log_probs(
+                    network, layers.log_probs[owner], round((self.window_s + 2 * self._shape_context_s) * SAMPLE_RATE),
+                    window_start_s - self._shape_context_s)
+                if count is None:
+                    count = torch.zeros(len(waves), *count_here.shape[1:])
+                count[rows] = count_here
+        return feats, mask, count
 
     def _match_shapes(self, count: torch.Tensor, hypothesis: dict[str, np.ndarray], rows: np.ndarray,
                       offsets: np.ndarray, confidences: np.ndarray, by_shape: np.ndarray) -> None:
