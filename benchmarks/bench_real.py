@@ -24,6 +24,7 @@ to choose settings; report on dev + test.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import replace
 
@@ -82,10 +83,11 @@ def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement,
 
 
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
-           thresholds: list[float] | None, with_shapes: bool = True, per_recording: bool = False) -> None:
+           thresholds: list[float] | None, with_shapes: bool = True, per_recording: bool = False,
+           options: dict | None = None) -> None:
     """Refine every hypothesis with every refiner (alone, and with the shape matchers deciding the
     changes with a clean pause / overlap, as `refine` does by default) and print the pooled before /
-    after table."""
+    after table. ``options``: `Refiner` keyword arguments of the shape matchers' refiner, as the models had."""
     relabel = lambda turns, hid: [t.__class__(hid, t.start, t.end, t.speaker) for t in turns]  # noqa: E731
     reference = {hid: relabel(r.turns, hid) for hid, (r, _) in hyps.items()}
     uem = {hid: [u.__class__(hid, u.start, u.end) for u in r.uem] for hid, (r, _) in hyps.items()} \
@@ -98,7 +100,7 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
                                                    for hid, f in files.items()}
     speed = {}
     # the shape matchers alone, as `refine` routes them by default (the model itself moves nothing)
-    shapes = Refiner("silence-snap", threshold=1.0) if with_shapes else None
+    shapes = Refiner("silence-snap", threshold=1.0, **(options or {})) if with_shapes else None
     began = time.perf_counter()
     by_shape = {hid: shapes.refine_input(f) for hid, f in files.items()} if shapes else {}
     shape_rtf = (time.perf_counter() - began) / sum(f.audio.duration_s for f in files.values())
@@ -167,19 +169,29 @@ def main() -> None:
     parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
     parser.add_argument("--max-speech", type=float, help="every refiner's speaker profiles embed about this much of "
                         "each speaker's speech (ProfileConfig.max_speech_s; 0: all; default: each model's own)")
+    parser.add_argument("--profile", type=json.loads, default={}, metavar="JSON",
+                        help='other speaker-profile settings for every refiner, e.g. \'{"length_step_s": 0.1}\' '
+                             "(ProfileConfig; default: each model's own)")
+    parser.add_argument("--region-span", type=float, help="changes within this many seconds share one pass of the "
+                        "front end (Refiner.region_span_s; 0: one per change; default: refine's own)")
     parser.add_argument("--per-recording", action="store_true",
                         help="also a table of each recording's relative DER change (its seeds pooled)")
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
-    profile = None if args.max_speech is None else {"max_speech_s": args.max_speech}
-    refiners = [Refiner(m, match_shapes=False, profile=profile) for m in args.models]
+    profile = args.profile | ({} if args.max_speech is None else {"max_speech_s": args.max_speech}) or None
+    options = {} if args.region_span is None else {"region_span_s": args.region_span}
+    refiners = [Refiner(m, match_shapes=False, profile=profile, **options) for m in args.models]
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
-    if profile:
+    if args.max_speech is not None:
         where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"
+    if args.profile:
+        where += f" (profiles: {json.dumps(args.profile)})"
+    if options:
+        where += f" (changes within {args.region_span:g} s share a front-end pass)"
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,
-               not args.no_shape_rows, args.per_recording)
+               not args.no_shape_rows, args.per_recording, options)
 
 
 if __name__ == "__main__":
