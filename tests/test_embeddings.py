@@ -77,6 +77,27 @@ def test_max_speech_spreads_a_long_speakers_chunks_over_the_file_and_spares_shor
         ProfileConfig(max_speech_s=-1.0)
 
 
+def test_length_step_cuts_short_chunks_to_a_few_lengths_and_leaves_full_ones() -> None:
+    rng = np.random.default_rng(1)
+    starts = np.arange(40) * 5.0
+    regions = np.stack([starts, starts + rng.uniform(0.3, 3.0, 40)], axis=1)
+    exact = chunk_spans(regions, 1.6, 1.6, 0.5)
+    stepped = chunk_spans(regions, 1.6, 1.6, 0.5, length_step_s=0.1)
+    lengths = stepped[:, 1] - stepped[:, 0]
+    full = np.isclose(lengths, 1.6)
+    assert full.sum() == np.isclose(exact[:, 1] - exact[:, 0], 1.6).sum()  # full chunks are untouched
+    assert len(np.unique(np.round(lengths[~full], 2))) <= 11  # 0.5, 0.6, ... 1.5 s
+    assert np.allclose(np.round(lengths / 0.1), lengths / 0.1, atol=1e-6)
+    region_lengths = regions[:, 1] - regions[:, 0]
+    short = regions[(region_lengths >= 0.5) & (region_lengths <= 1.6)]
+    assert len(short) == (~full).sum() > 5
+    for (start, end), (region_start, region_end) in zip(stepped[~full], short):
+        assert region_start <= start and end <= region_end + 1e-9  # the middle of its region
+        assert abs((start - region_start) - (region_end - end)) < 0.02
+    with pytest.raises(ValueError):
+        ProfileConfig(length_step_s=-0.1)
+
+
 def test_dummy_embeddings_are_deterministic_by_speaker() -> None:
     dummy = EMBEDDERS.build("dummy")
     spans = np.array([[0.0, 1.0], [1.0, 2.0], [3.0, 4.0]])

@@ -40,10 +40,12 @@ class ProfileConfig:
     min_speech_s: Seconds = 1.0  # less remaining speech than this: flag the embedding as unreliable
     prefer_single_min_s: Seconds = 3.0  # use single-speaker speech only if the speaker has this much
     max_speech_s: Seconds = 0.0  # embed about this much of a speaker's speech, spread over the file (0: all)
+    length_step_s: Seconds = 0.0  # chunks shorter than chunk_s keep their middle, a multiple of this long (0: all)
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_chunk_s <= self.chunk_s or self.hop_s <= 0 or self.max_speech_s < 0:
-            raise ValueError("need 0 < min_chunk_s <= chunk_s, hop_s > 0 and max_speech_s >= 0")
+        if not 0 < self.min_chunk_s <= self.chunk_s or self.hop_s <= 0 or self.max_speech_s < 0 \
+                or self.length_step_s < 0:
+            raise ValueError("need 0 < min_chunk_s <= chunk_s, hop_s > 0, max_speech_s >= 0 and length_step_s >= 0")
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,17 @@ def speaker_regions(turns: Sequence[Turn], prefer_single_min_s: Seconds) -> dict
     return regions
 
 
-def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk_s: Seconds) -> np.ndarray:
+def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk_s: Seconds,
+                length_step_s: Seconds = 0.0) -> np.ndarray:
     """Cut regions into chunks of ``chunk_s`` every ``hop_s``; a region shorter than a chunk is one
-    chunk if it is at least ``min_chunk_s``; the last chunk of a region ends at the region's end.
+    chunk if it is at least ``min_chunk_s`` (with ``length_step_s`` > 0, its middle, cut down to a
+    multiple of that length, so that short chunks come in a few lengths that an embedder can batch);
+    the last chunk of a region ends at the region's end.
 
     >>> chunk_spans(np.array([[0.0, 3.0], [5.0, 5.8], [9.0, 9.2]]), 1.6, 0.8, 0.5).tolist()
     [[0.0, 1.6], [0.8, 2.4], [1.4, 3.0], [5.0, 5.8]]
+    >>> chunk_spans(np.array([[5.0, 5.86]]), 1.6, 0.8, 0.5, length_step_s=0.2).tolist()
+    [[5.03, 5.83]]
     """
     out = []
     for start, end in regions:
@@ -104,6 +111,11 @@ def chunk_spans(regions: np.ndarray, chunk_s: Seconds, hop_s: Seconds, min_chunk
         if length < min_chunk_s:
             continue
         if length <= chunk_s:
+            if length_step_s > 0:
+                kept = np.floor(length / length_step_s + 1e-6) * length_step_s
+                if kept < min_chunk_s:
+                    continue
+                start, end = start + (length - kept) / 2, start + (length + kept) / 2
             out.append((start, end))
             continue
         starts = np.arange(start, end - chunk_s + 1e-9, hop_s)
@@ -123,7 +135,7 @@ def plan_chunks(turns: Sequence[Turn], profile: ProfileConfig, duration_s: Secon
     """
     plan = {}
     for speaker, regions in speaker_regions(turns, profile.prefer_single_min_s).items():
-        spans = chunk_spans(regions, profile.chunk_s, profile.hop_s, profile.min_chunk_s)
+        spans = chunk_spans(regions, profile.chunk_s, profile.hop_s, profile.min_chunk_s, profile.length_step_s)
         spans = spans[spans[:, 0] < duration_s] if len(spans) else spans
         plan[speaker] = spread_chunks(spans, profile.max_speech_s) if profile.max_speech_s > 0 else spans
     return plan
