@@ -202,7 +202,7 @@ def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_
     printed = capsys.readouterr().out
     assert "moved" in printed and "clamped" in printed and "RTF" in printed
     assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint),
-                 "--refine-edges"]) == 0
+                 "--refine-edges", "--region-span", "4"]) == 0
     assert "edges moved" in capsys.readouterr().out
     assert_valid(read_rttm(out)["sample"], hypothesis)
 
@@ -226,6 +226,7 @@ def test_cli_refine_folder_mode(tiny_checkpoint: Path, hypothesis: list[Turn], t
     ("unknown_model", "unknown model 'best-model-ever'"),
     ("malformed_rttm", "hyp.rttm:1: "),
     ("missing_audio", "missing.wav: audio file not found"),
+    ("negative_region_span", "region_span_s >= 0"),
 ])
 def test_cli_refine_bad_input_exits_2_without_output(case: str, message: str, tiny_checkpoint: Path,
                                                      hypothesis: list[Turn], tmp_path: Path, capsys) -> None:
@@ -250,6 +251,8 @@ def test_cli_refine_bad_input_exits_2_without_output(case: str, message: str, ti
         hyp.write_text("SPEAKER sample 1 zero 1.0 <NA> <NA> A <NA> <NA>\n")
     elif case == "missing_audio":
         args[1] = str(tmp_path / "missing.wav")
+    elif case == "negative_region_span":
+        args += ["--region-span", "-2"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("diarefine: error:") and re.search(message, err), err
