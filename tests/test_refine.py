@@ -146,7 +146,8 @@ def test_the_shipped_models_load_with_their_cards_and_tuned_thresholds() -> None
     assert Refiner().threshold == SHIPPED_MODELS[DEFAULT_MODEL].threshold
     # by name, a shipped model's profile settings replace its checkpoint's; loaded from the file, they do not
     assert Refiner().profile.hop_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["hop_s"] == 1.6
-    assert Refiner().profile.max_speech_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["max_speech_s"] == 15.0
+    assert Refiner().profile.max_speech_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["max_speech_s"] == 8.0
+    assert Refiner().profile.length_step_s == SHIPPED_MODELS[DEFAULT_MODEL].profile["length_step_s"] == 0.1
     from_file = Refiner(load_checkpoint(resolve_model().path)).profile
     assert (from_file.hop_s, from_file.max_speech_s) == (0.8, 0.0)
     assert Refiner(profile={"max_speech_s": 0.0}).profile.max_speech_s == 0.0  # the caller's last
