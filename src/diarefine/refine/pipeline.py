@@ -271,7 +271,7 @@ class Refiner:
                 progress(int(rows[-1]) + 1, len(changes))
         return offsets, confidences, n_missing, by_shape
 
-    def _features(self, audio: "RegionAudio", context_s: Seconds,
+    def _features(self, audio: RegionAudio, context_s: Seconds,
                   share: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The windows' features [B, T, D] and mask [B, T] of a batch of changes (their regions' ``audio``,
         read with ``context_s`` around every window), and with ``share``, when the features run the shape
