@@ -242,7 +242,6 @@ class Refiner:
             rows = np.arange(group[0].first, group[-1].stop)
             batch_changes = [changes[i] for i in rows]
             audio = RegionAudio.read(info, group, [c.time for c in batch_changes], self.window_s, context_s)
-            waves, valid = audio.windows()  # [B, N] with the widest context any model needs
             shaped = rows[applies[rows]]
             feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
@@ -254,9 +253,9 @@ class Refiner:
                 "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
                 "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
             }
-            if self.model.extra_inputs:
-                batch.update(extra_inputs(self.model, *(trim_context(x, context_s, self.model.extra_context_s)
-                                                        for x in (waves, valid)), self.embedder,
+            if self.model.extra_inputs:  # from the windows' audio [B, N] with this model's context
+                batch.update(extra_inputs(self.model, *audio.windows(context_s - self.model.extra_context_s),
+                                          self.embedder,
                                           {k: v[rows] for k, v in hypothesis.items()}))
             offset_s, confidence = self.model({k: v.to(self.device) for k, v in batch.items()})
             offsets[rows] = offset_s.float().cpu().numpy()
@@ -264,7 +263,7 @@ class Refiner:
             if len(shaped):  # a shape matcher decides where it would move the change; the model elsewhere
                 in_batch = shaped - rows[0]
                 count = count[in_batch] if count is not None else speaker_count_posterior(
-                    trim_context(waves[in_batch], context_s, self._shape_context_s), self.shape_models[0].config.weights)
+                    audio.windows(context_s - self._shape_context_s)[0][in_batch], self.shape_models[0].config.weights)
                 self._match_shapes(count, {k: v[shaped] for k, v in hypothesis.items()}, shaped, offsets,
                                    confidences, by_shape)
             if progress:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..audio import AudioInfo, read_window
+from ..audio import AudioInfo, read_window, trim_context
 from ..types import Seconds
 from ..units import SAMPLE_RATE
 
@@ -112,8 +112,7 @@ class RegionAudio:
 
     def region_waves(self, regions: np.ndarray, trim_s: Seconds = 0.0) -> np.ndarray:
         """The audio [R, N] of ``regions`` (of one length), ``trim_s`` shorter at both ends."""
-        cut = round(trim_s * SAMPLE_RATE)
-        return np.stack([self.samples[k][cut:len(self.samples[k]) - cut] for k in regions])
+        return np.stack([trim_context(self.samples[k], trim_s) for k in regions])
 
     def by_length(self, trim_s: Seconds = 0.0) -> Iterator[tuple[np.ndarray, np.ndarray, torch.Tensor]]:
         """For each length of the regions (``trim_s`` shorter at both ends): (those regions [R], the rows of
