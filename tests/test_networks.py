@@ -141,6 +141,16 @@ def test_campplus_tells_the_sample_speakers_apart() -> None:
     assert np.mean(same) > np.mean(other) + 0.2
 
 
+def test_campplus_spans_batched_by_frames_equal_one_at_a_time() -> None:
+    # 20 spans of 1.6 s go through in batches of `batch_size_for` (12 + 8); each alone gives the same
+    embedder = EMBEDDERS.build("campplus")
+    audio = load_audio(SAMPLE.audio)
+    spans = np.array([[s, s + 1.6] for s in np.arange(20) * 1.4])
+    batched = embedder.embed_spans(audio, spans, ["a"] * len(spans))
+    alone = np.concatenate([embedder.embed_spans(audio, spans[i:i + 1], ["a"]) for i in (0, 11, 12, 19)])
+    np.testing.assert_allclose(batched[[0, 11, 12, 19]], alone, atol=1e-5)
+
+
 @pytest.mark.parametrize("output, dim", [("lstm", 256), ("linear", 128), ("logprobs", 7)])
 def test_pyannote_seg_features_cover_the_window_on_the_frame_grid(output: str, dim: int) -> None:
     extractor = FEATURES.build("pyannote-seg", output=output)

@@ -33,7 +33,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .audio import load_audio
 from .diarize import Diarization, DiarizeConfig, centroids, diarize
-from .networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, shared_campplus
+from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, shared_campplus
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
 from .types import Seconds, Turn
@@ -48,7 +48,7 @@ class SegmentationDiarizeConfig:
     chunk_s: Seconds = 10.0  # what segmentation-3.0 was trained on
     step_s: Seconds = 2.5  # hop between chunks (pyannote: 1 s)
     embedding_step_s: Seconds = 10.0  # hop between the chunks whose speakers are embedded (others: stitched)
-    batch_size: int = 16  # chunks / embeddings per network call
+    batch_size: int = 16  # chunks / embeddings per network call (embeddings: fewer, `batch_size_for`)
     min_embed_s: Seconds = 0.4  # least speech of a local speaker to embed it
     max_embed_s: Seconds = 4.0  # speech per embedding: the middle of longer ones, shorter ones repeated
     distance_threshold: float = 0.9  # cut of the centroid linkage (euclidean, between means of unit vectors)
@@ -162,11 +162,11 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
             index.append((c, s))
     if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
-    batches = []
-    for lo in range(0, len(pieces), config.batch_size):
-        batches.append(network(torch.from_numpy(np.stack(pieces[lo:lo + config.batch_size]))).numpy())
+    batches, size = [], batch_size_for(max_frames, config.batch_size)
+    for lo in range(0, len(pieces), size):
+        batches.append(network(torch.from_numpy(np.stack(pieces[lo:lo + size]))).numpy())
         if steps:
-            steps(min(lo + config.batch_size, len(pieces)), len(pieces))
+            steps(min(lo + size, len(pieces)), len(pieces))
     emb = np.concatenate(batches)
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, kaldi_fbank, load_campplus, n_fbank_frames
+from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, load_campplus, n_fbank_frames
 from ..networks.weights import CAMPPLUS_ZH_EN, weights_path
 from ..units import SAMPLE_RATE
 from .base import EMBEDDERS, SpeakerEmbedder, l2_normalize
@@ -56,7 +56,7 @@ class CampplusEmbedder(SpeakerEmbedder):
     @dataclass(frozen=True)
     class Config:
         weights: str = ""  # a CAM++ state dict (3D-Speaker layout); empty: the shipped zh-en advanced model
-        batch_size: int = 32
+        batch_size: int = 32  # most spans per network call (fewer when long: `networks.campplus.batch_size_for`)
 
     def __init__(self, config: "CampplusEmbedder.Config | None" = None) -> None:
         super().__init__(config)
@@ -78,7 +78,7 @@ class CampplusEmbedder(SpeakerEmbedder):
             idx = np.flatnonzero(count == n)
             feats = np.stack([frames[i] for i in idx])  # [K, n, 80]
             feats -= feats.mean(axis=1, keepdims=True)
-            for lo in range(0, len(idx), self.config.batch_size):
-                batch = torch.from_numpy(feats[lo:lo + self.config.batch_size])
-                out[idx[lo:lo + self.config.batch_size]] = self.network(batch).numpy()
+            size = batch_size_for(int(n), self.config.batch_size)
+            for lo in range(0, len(idx), size):
+                out[idx[lo:lo + size]] = self.network(torch.from_numpy(feats[lo:lo + size])).numpy()
         return l2_normalize(out)
