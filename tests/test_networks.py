@@ -63,6 +63,31 @@ def test_pyannet_frames_and_a_strict_save_load(tmp_path: Path) -> None:
     assert speakers.shape == (2, f, 3) and float(speakers.max()) <= 1.0 + 1e-6
 
 
+@pytest.mark.parametrize("norm_weight", [0.3, -0.2])
+def test_pyannet_chunks_of_longer_audio_share_the_sinc_stage(norm_weight: float) -> None:
+    """`layers_of_chunks` runs the sinc filters once over the audio; each chunk's first stage then comes from
+    the shared outputs' pooled max / min with its own instance norm: the same as running every chunk alone."""
+    torch.manual_seed(0)
+    model = PyanNet(TINY_PYANNET).eval()
+    with torch.no_grad():  # trained-like norms: a scale and offset on the waveform, not the identity
+        model.sincnet.wav_norm1d.weight.fill_(norm_weight)
+        model.sincnet.wav_norm1d.bias.fill_(0.05)
+    audio = torch.randn(60_000) * torch.linspace(0.1, 2.0, 60_000) + 0.01  # level and mean vary along it
+    starts = torch.tensor([0, 90, 3_000, 21_010, 30_020])  # overlapping, on the 10-sample grid, 3 pooling phases
+    assert model.sincnet.shared_step == 10
+    with torch.no_grad():
+        alone = model.layers(torch.stack([audio[s:s + 29_970] for s in starts.tolist()]))
+        shared = model.layers_of_chunks([(audio[:33_000], starts[:3]), (audio, starts[3:])], 29_970, max_batch=2)
+        in_blocks = model.sincnet.first_stage_of_chunks(audio, starts, 29_970, block=900)
+        assert in_blocks.shape == (5, 80, 990)  # ((29_970 - 251) // 10 + 1) // 3
+        torch.testing.assert_close(in_blocks, model.sincnet.first_stage_of_chunks(audio, starts, 29_970),
+                                   atol=1e-5, rtol=1e-5)  # blocks: the same maths, other rounding
+    for name in ("lstm", "linear", "log_probs"):
+        torch.testing.assert_close(getattr(shared, name), getattr(alone, name), atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="multiples of 10"):
+        model.layers_of_chunks([(audio, torch.tensor([0, 15]))], 29_970)
+
+
 def test_pyannet_refuses_other_files(tmp_path: Path) -> None:
     (tmp_path / "garbage.bin").write_bytes(b"not a checkpoint")
     with pytest.raises(InputFileError, match="not a readable pyannote.audio checkpoint"):

@@ -290,17 +290,30 @@ def test_change_regions_hold_every_window_with_its_context() -> None:
     assert all(b[-1].stop - b[0].first <= 8 or len(b) == 1 for b in batches)
 
 
-def test_a_region_reads_each_change_as_its_own_window_would(hypothesis: list[Turn]) -> None:
+@pytest.mark.parametrize("max_span_s, align", [(6.0, 1), (6.0, 10), (0.0, 10)])
+def test_a_region_reads_each_change_as_its_own_window_would(hypothesis: list[Turn], max_span_s: float,
+                                                           align: int) -> None:
     info = audio_info(SAMPLE.audio)
     times = [c.time for c in find_changes(hypothesis)]
-    regions = change_regions(times, 4.0, 3.0, 6.0)
-    assert len(regions) < len(times)  # some share
-    audio = RegionAudio.read(info, regions, times, 4.0, 3.0)
+    regions = change_regions(times, 4.0, 3.0, max_span_s)
+    assert (len(regions) < len(times)) == (max_span_s > 0)  # some share
+    audio = RegionAudio.read(info, regions, times, 4.0, 3.0, align)
     waves, valid = audio.windows()
     for t, wave, ok in zip(times, waves, valid):
         own, own_ok = read_window(info, t - 5.0, 10.0)
         np.testing.assert_allclose(wave, own, atol=1e-6)
         assert (ok == own_ok).all()
+    # the network's audio: each region's, from a sample on the align grid; overlapping ones merged in stretches
+    assert (audio.start % align == 0).all() and (audio.start <= [round(r.start_s * 16_000) for r in regions]).all()
+    everything = np.arange(len(regions))
+    stretches = list(audio.stretches(everything, trim_s=1.0))
+    assert sum(len(starts) for _, starts in stretches) == len(regions) and len(stretches) < len(regions)
+    first = 0  # the stretch's first region
+    for stretch, starts in stretches:
+        assert starts[0] == 0 and (starts % align == 0).all()
+        from_file, _ = read_window(info, (audio.start[first] + 16_000) / 16_000, len(stretch) / 16_000)
+        np.testing.assert_allclose(stretch, from_file, atol=1e-6)
+        first += len(starts)
 
 
 def test_shared_regions_do_not_depend_on_the_batch_size(hypothesis: list[Turn]) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,14 +91,59 @@ class SincNet(nn.Module):
                                      nn.InstanceNorm1d(c.conv_channels, affine=True),
                                      nn.InstanceNorm1d(c.conv_channels, affine=True)])
 
-    def forward(self, waves: torch.Tensor) -> torch.Tensor:
-        x = self.wav_norm1d(waves)
-        for i, (conv, pool, norm) in enumerate(zip(self.conv1d, self.pool1d, self.norm1d)):
-            x = conv(x)
-            if i == 0:
-                x = x.abs()  # the sinc filters come in cos / sin pairs: rectify before pooling
-            x = F.leaky_relu(norm(pool(x)))
+    @property
+    def shared_step(self) -> int:
+        """Samples between two outputs of the sinc filters (10): chunks cut out of longer audio at multiples
+        of it share them (`first_stage_of_chunks`)."""
+        return self.conv1d[0].stride
+
+    def forward(self, waves: torch.Tensor, first_stage: torch.Tensor | None = None) -> torch.Tensor:
+        """``first_stage``: these ``waves``' pooled |sinc(norm(waves))| [B, 80, F1] from `first_stage_of_chunks`."""
+        if first_stage is None:
+            first_stage = self.pool1d[0](self.conv1d[0](self.wav_norm1d(waves)).abs())
+        x = F.leaky_relu(self.norm1d[0](first_stage))
+        for conv, pool, norm in list(zip(self.conv1d, self.pool1d, self.norm1d))[1:]:
+            x = F.leaky_relu(norm(pool(conv(x))))
         return x
+
+    def first_stage_of_chunks(self, audio: torch.Tensor, starts: torch.Tensor, n_samples: int,
+                              block: int = 480_000) -> torch.Tensor:
+        """The first stage, max-pooled |sinc(norm(chunk))| [B, 80, F1], of the chunks ``audio[s:s + n_samples]``
+        for s in ``starts`` [B] (multiples of `shared_step`) of raw audio [M], F1 = ((N - 251) // 10 + 1) // 3.
+
+        The sinc convolution is linear and the waveform's instance norm an affine map a x + b, so a chunk's
+        sinc outputs are a y + c with y those of the raw audio, computed once (``block`` samples at a time,
+        bounded memory) for all chunks; and since |.| is convex, the max of |a y + c| over a pool is at the
+        pool's max or min of y, pooled once per pooling phase. Equal to `forward`'s up to float rounding."""
+        filters = self.conv1d[0].filterbank.filters()  # [80, 1, 251]
+        taps, stride, pool = filters.shape[-1], self.conv1d[0].stride, self.pool1d[0].stride
+        if bool((starts % stride).any()):
+            raise ValueError(f"chunk starts must be multiples of {stride} samples")
+        end = int(starts.max()) + n_samples
+        n_sinc = (n_samples - taps) // stride + 1  # per chunk
+        block = max(stride, block // stride * stride)
+        sinc = torch.cat([F.conv1d(audio[lo:min(lo + block + taps - 1, end)][None, None], filters, stride=stride)[0]
+                          for lo in range(0, end - taps + 1, block)], -1)  # [80, (end - 251) // 10 + 1]
+        waves = torch.stack([audio[s:s + n_samples] for s in starts.tolist()])  # [B, N]
+        norm = self.wav_norm1d
+        gain = norm.weight / torch.sqrt(waves.var(-1, unbiased=False) + norm.eps)  # [B]: a = gain, its sign the norm's
+        offset = (norm.bias - gain * waves.mean(-1))[:, None, None] * filters.sum(-1)  # [B, 80, 1]: c
+        # max |a y + c| over a pool = max(a max y + c, -a min y - c) for a >= 0 (mirrored for a < 0)
+        sign = 1.0 if float(norm.weight) >= 0 else -1.0
+        n_out, first = n_sinc // pool, starts // stride  # pooled frames per chunk; each chunk's first sinc output
+        out, other = torch.empty(len(starts), filters.shape[0], n_out), torch.empty(filters.shape[0], n_out)
+        negated = -sinc
+        for phase in (first % pool).unique().tolist():
+            high = self.pool1d[0](sinc[None, :, phase:])[0]  # [80, M1]: max y over each pool
+            high_of_negated = self.pool1d[0](negated[None, :, phase:])[0]  # -min y
+            up, down = (high, high_of_negated) if sign > 0 else (high_of_negated, high)
+            for i in torch.nonzero(first % pool == phase)[:, 0].tolist():
+                frames = slice(int(first[i] - phase) // pool, int(first[i] - phase) // pool + n_out)
+                size = float(gain[i]) * sign
+                torch.add(offset[i], up[:, frames], alpha=size, out=out[i])
+                torch.add(-offset[i], down[:, frames], alpha=size, out=other)
+                torch.maximum(out[i], other, out=out[i])
+        return out
 
 
 @dataclass(frozen=True)
@@ -107,6 +153,11 @@ class PyanNetOutputs:
     lstm: torch.Tensor
     linear: torch.Tensor
     log_probs: torch.Tensor
+
+    @staticmethod
+    def concatenate(parts: list["PyanNetOutputs"]) -> "PyanNetOutputs":
+        """The outputs of consecutive batches of chunks as one."""
+        return PyanNetOutputs(*(torch.cat([getattr(p, f) for p in parts]) for f in ("lstm", "linear", "log_probs")))
 
 
 class PyanNet(nn.Module):
@@ -150,20 +201,35 @@ class PyanNet(nn.Module):
         """[F] centre of each frame, seconds from the first sample."""
         return (torch.arange(n_frames) * self.frame_step + self.receptive_field / 2) / self.config.sample_rate
 
-    def layers(self, waves: torch.Tensor, max_batch: int = 16) -> PyanNetOutputs:
+    def layers(self, waves: torch.Tensor, max_batch: int = 16, first_stage: torch.Tensor | None = None) -> PyanNetOutputs:
         """Audio [B, N] float32 at 16 kHz -> the outputs of the LSTM, the last linear layer and the classifier.
 
         At most ``max_batch`` chunks go through at once (SincNet's first layer holds 80 x N / 10 floats
-        per chunk); every chunk is independent of the others, so the result does not depend on it."""
+        per chunk); every chunk is independent of the others, so the result does not depend on it.
+        ``first_stage``: SincNet's first stage of these chunks, shared with others (`layers_of_chunks`)."""
         if len(waves) > max_batch:
-            parts = [self.layers(waves[lo:lo + max_batch], max_batch) for lo in range(0, len(waves), max_batch)]
-            return PyanNetOutputs(*(torch.cat([getattr(p, f) for p in parts]) for f in ("lstm", "linear", "log_probs")))
-        x = self.sincnet(waves.unsqueeze(1)).transpose(1, 2)  # [B, F, 60]
+            parts = [self.layers(waves[lo:lo + max_batch], max_batch,
+                                 None if first_stage is None else first_stage[lo:lo + max_batch])
+                     for lo in range(0, len(waves), max_batch)]
+            return PyanNetOutputs.concatenate(parts)
+        x = self.sincnet(waves.unsqueeze(1), first_stage).transpose(1, 2)  # [B, F, 60]
         lstm, _ = self.lstm(x)
         h = lstm
         for linear in self.linear:
             h = F.leaky_relu(linear(h))
         return PyanNetOutputs(lstm, h, F.log_softmax(self.classifier(h), dim=-1))
+
+    def layers_of_chunks(self, stretches: Sequence[tuple[torch.Tensor, torch.Tensor]], n_samples: int,
+                         max_batch: int = 16) -> PyanNetOutputs:
+        """`layers` of the chunks ``audio[s:s + n_samples]`` for s in ``starts`` [B_i] (multiples of
+        `SincNet.shared_step`) of each ``(audio [M_i], starts)`` of ``stretches``, in order, with SincNet's
+        sinc filters run once over each stretch instead of once per chunk (`SincNet.first_stage_of_chunks`):
+        overlapping chunks (``refine``'s changes a few seconds apart) share them. The same outputs as
+        `layers` up to float rounding."""
+        waves = torch.cat([torch.stack([audio[s:s + n_samples] for s in starts.tolist()]) for audio, starts in stretches])
+        first_stage = torch.cat([self.sincnet.first_stage_of_chunks(audio, starts, n_samples)
+                                 for audio, starts in stretches])
+        return self.layers(waves, max_batch, first_stage)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         """Audio [B, N] float32 at 16 kHz -> powerset log-probabilities [B, F, C]."""

@@ -34,7 +34,13 @@ from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
 from ..features.pyannote_seg import PyannoteSegmentation
-from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
+from ..models import (
+    MODELS,
+    Checkpoint,
+    classical_checkpoint,
+    classical_like,
+    load_checkpoint,
+)
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
@@ -167,6 +173,9 @@ class Refiner:
         self._features_share_segmentation = (isinstance(self.extractor, PyannoteSegmentation)
                                              and self.extractor.network is self._shape_network
                                              and self.extractor.context_s == self._shape_context_s)
+        # regions' audio starts on the grid of segmentation-3.0's first stage, which overlapping ones then share
+        self._region_align = self.extractor.network.sincnet.shared_step \
+            if isinstance(self.extractor, PyannoteSegmentation) else 1
         if not 0.0 <= shape_threshold <= 1.0:
             raise DiarefineError(f"shape threshold {shape_threshold} is outside [0, 1] (1.0 moves nothing)")
         self.shape_threshold = float(shape_threshold)
@@ -241,7 +250,8 @@ class Refiner:
         for group in region_batches(regions, self.batch_size):
             rows = np.arange(group[0].first, group[-1].stop)
             batch_changes = [changes[i] for i in rows]
-            audio = RegionAudio.read(info, group, [c.time for c in batch_changes], self.window_s, context_s)
+            audio = RegionAudio.read(info, group, [c.time for c in batch_changes], self.window_s, context_s,
+                                     self._region_align)
             shaped = rows[applies[rows]]
             feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
             sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
@@ -275,7 +285,8 @@ class Refiner:
         """The windows' features [B, T, D] and mask [B, T] of a batch of changes (their regions' ``audio``,
         read with ``context_s`` around every window), and with ``share``, when the features run the shape
         matchers' segmentation-3.0 on the same audio, the speaker-count posterior [B, T', 3] from the same
-        pass (else None). segmentation-3.0 runs once per region (`regions`), other extractors per window."""
+        pass (else None). segmentation-3.0 runs once per region (`regions`), its sinc stage once per stretch of
+        overlapping regions; other extractors per window."""
         waves, valid = audio.windows(context_s - self.extractor.context_s)
         inputs = [torch.from_numpy(x) for x in (waves, valid)]
         if not isinstance(self.extractor, PyannoteSegmentation):
@@ -287,7 +298,10 @@ class Refiner:
         mask = torch.zeros(len(waves), self.extractor.n_frames, dtype=torch.bool)
         count = None
         for regions, rows, window_start_s in audio.by_length(trim_s):
-            layers = network.layers(torch.from_numpy(audio.region_waves(regions, trim_s)))
+            n_samples = int(audio.length[regions[0]]) - 2 * round(trim_s * SAMPLE_RATE)
+            layers = network.layers_of_chunks(  # the sinc filters once over overlapping regions
+                [(torch.from_numpy(x), torch.from_numpy(starts)) for x, starts in audio.stretches(regions, trim_s)],
+                n_samples)
             owner = torch.from_numpy(np.searchsorted(regions, audio.owner[rows]))
             feats[rows], mask[rows] = self.extractor.window_features(
                 layers, window_start_s, *(x[rows] for x in window), rows=owner)

@@ -7,8 +7,15 @@ audio. A region groups consecutive changes whose times span at most ``max_span_s
 from the first change's window and context to the last one's, so every window keeps at least
 ``context_s`` on each side (changes inside a region get more). The span is rounded up to a whole
 ``quantum_s``, with the extra split between both ends, so that regions come in a few lengths and go
-through the network in batches. ``max_span_s = 0`` gives one region per change, exactly the audio
-read without regions.
+through the network in batches. ``max_span_s = 0`` gives one region per change, the audio read
+without regions.
+
+Overlapping regions still repeat work. segmentation-3.0's sinc filters (the costliest part of its
+SincNet) are linear up to the waveform's instance norm, so `RegionAudio.stretches` merges
+overlapping regions and the network runs the filters once per stretch
+(`networks.pyannet.PyanNet.layers_of_chunks`). They step by 10 samples, so each region's audio
+starts on that grid of the file: up to 0.6 ms early, and not at all for change times on a 10 ms
+grid (most RTTMs).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..audio import AudioInfo, read_window, trim_context
+from ..audio import AudioInfo, read_window
 from ..types import Seconds
 from ..units import SAMPLE_RATE
 
@@ -78,13 +85,40 @@ def region_batches(regions: Sequence[Region], max_changes: int) -> list[list[Reg
     return batches
 
 
+def merge_spans(first: np.ndarray, stop: np.ndarray, max_length: int) -> list[np.ndarray]:
+    """Indices of spans ``[first, stop)`` (in order of ``first``) in groups that overlap or touch, each group
+    at most ``max_length`` long unless one span alone is longer (pure).
+
+    >>> [g.tolist() for g in merge_spans(np.array([0, 5, 20, 22]), np.array([10, 15, 30, 40]), 100)]
+    [[0, 1], [2, 3]]
+    >>> [g.tolist() for g in merge_spans(np.array([0, 5, 9]), np.array([10, 15, 19]), 16)]
+    [[0, 1], [2]]
+    """
+    groups: list[list[int]] = []
+    begin = end = 0
+    for i, (lo, hi) in enumerate(zip(first, stop)):
+        if groups and lo <= end and max(end, hi) - begin <= max_length:
+            groups[-1].append(i)
+            end = max(end, hi)
+        else:
+            groups.append([i])
+            begin, end = lo, hi
+    return [np.array(g) for g in groups]
+
+
 @dataclass(frozen=True)
 class RegionAudio:
     """The audio of a batch of regions (`region_batches`) and where each of their B changes' audio lies in
-    it: the change's window with ``context_s`` on each side, ``n_samples`` long."""
+    it: the change's window with ``context_s`` on each side, ``n_samples`` long.
+
+    Each region's audio starts on a multiple of ``align`` samples of the file (up to ``align - 1`` samples
+    before the region's own start, and as many more at its end), so that regions can share a network stage
+    that steps by that many samples (`stretches`); the network runs on ``length`` samples from there."""
 
     samples: list[np.ndarray]  # per region [N_r] float32, 16 kHz, zero outside the file
     valid: list[np.ndarray]  # per region [N_r] bool: inside the file
+    start: np.ndarray  # [R] int: the file sample where each region's audio starts (a multiple of align)
+    length: np.ndarray  # [R] int: samples of each region the network runs on (its duration)
     owner: np.ndarray  # [B] int: which region holds each change
     lead: np.ndarray  # [B] int: the sample of its region where each change's audio starts
     n_samples: int  # samples of each change's audio: window + 2 x context_s
@@ -92,16 +126,18 @@ class RegionAudio:
 
     @classmethod
     def read(cls, audio: AudioInfo, regions: Sequence[Region], times_s: Sequence[Seconds], window_s: Seconds,
-             context_s: Seconds) -> "RegionAudio":
+             context_s: Seconds, align: int = 1) -> "RegionAudio":
         """Read ``regions`` of ``audio``; ``times_s`` [B] are the times of their changes (``first`` of the
         first region to ``stop`` of the last)."""
-        samples, valid = zip(*(read_window(audio, r.start_s, r.duration_s) for r in regions))
+        start = np.array([round(r.start_s * SAMPLE_RATE) // align * align for r in regions], dtype=int)
+        length = np.array([round(r.duration_s * SAMPLE_RATE) for r in regions], dtype=int)
+        samples, valid = zip(*(read_window(audio, a / SAMPLE_RATE, (n + align - 1) / SAMPLE_RATE)
+                               for a, n in zip(start, length)))
         owner = np.repeat(np.arange(len(regions)), [r.stop - r.first for r in regions])
         n_samples = round((window_s + 2 * context_s) * SAMPLE_RATE)
-        lead = np.array([round((t - window_s / 2 - context_s) * SAMPLE_RATE) - round(regions[k].start_s * SAMPLE_RATE)
-                         for t, k in zip(times_s, owner)], dtype=int).reshape(-1)
-        lead = np.clip(lead, 0, np.array([len(samples[k]) for k in owner], dtype=int) - n_samples)  # sample rounding
-        return cls(list(samples), list(valid), owner, lead, n_samples, context_s)
+        lead = np.array([round((t - window_s / 2 - context_s) * SAMPLE_RATE) for t in times_s], dtype=int).reshape(-1)
+        lead = np.clip(lead - start[owner], 0, np.array([len(samples[k]) for k in owner], dtype=int) - n_samples)
+        return cls(list(samples), list(valid), start, length, owner, lead, n_samples, context_s)
 
     def windows(self, trim_s: Seconds = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """Every change's audio and valid mask [B, N], with ``context_s - trim_s`` around its window."""
@@ -110,16 +146,28 @@ class RegionAudio:
         return (np.stack([self.samples[k][s] for k, s in zip(self.owner, span)]),
                 np.stack([self.valid[k][s] for k, s in zip(self.owner, span)]))
 
-    def region_waves(self, regions: np.ndarray, trim_s: Seconds = 0.0) -> np.ndarray:
-        """The audio [R, N] of ``regions`` (of one length), ``trim_s`` shorter at both ends."""
-        return np.stack([trim_context(self.samples[k], trim_s) for k in regions])
+    def stretches(self, regions: np.ndarray, trim_s: Seconds = 0.0,
+                  max_s: Seconds = 60.0) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The network's audio of ``regions`` (in time order, each ``length`` samples, ``trim_s`` shorter at both
+        ends) merged where it overlaps or touches, up to about ``max_s`` per stretch (bounded memory): per
+        stretch, (its samples [M], where each of its regions starts in it [R'] samples, multiples of ``align``
+        when the regions were read with it), in the order of ``regions``."""
+        cut = round(trim_s * SAMPLE_RATE)
+        first, stop = self.start[regions] + cut, self.start[regions] + self.length[regions] - cut
+        if (np.diff(first) < 0).any():
+            raise ValueError("regions must be in time order")
+        for mine in merge_spans(first, stop, round(max_s * SAMPLE_RATE)):
+            lo = first[mine[0]]
+            samples = np.zeros(stop[mine].max() - lo, np.float32)
+            for i in mine:
+                samples[first[i] - lo:stop[i] - lo] = self.samples[regions[i]][cut:cut + stop[i] - first[i]]
+            yield samples, first[mine] - lo
 
     def by_length(self, trim_s: Seconds = 0.0) -> Iterator[tuple[np.ndarray, np.ndarray, torch.Tensor]]:
         """For each length of the regions (``trim_s`` shorter at both ends): (those regions [R], the rows of
         their changes [B'], where each of those changes' window starts in its trimmed region [B'] s)."""
-        lengths = np.array([len(x) for x in self.samples])
         window_lead = self.lead + round(self.context_s * SAMPLE_RATE) - round(trim_s * SAMPLE_RATE)
-        for length in np.unique(lengths):
-            regions = np.flatnonzero(lengths == length)
+        for length in np.unique(self.length):
+            regions = np.flatnonzero(self.length == length)
             rows = np.flatnonzero(np.isin(self.owner, regions))
             yield regions, rows, torch.from_numpy((window_lead[rows] / SAMPLE_RATE).astype(np.float32))
