@@ -84,8 +84,10 @@ def test_pyannet_chunks_of_longer_audio_share_the_sinc_stage(norm_weight: float)
                                    atol=1e-5, rtol=1e-5)  # blocks: the same maths, other rounding
     for name in ("lstm", "linear", "log_probs"):
         torch.testing.assert_close(getattr(shared, name), getattr(alone, name), atol=1e-4, rtol=1e-4)
-    with pytest.raises(ValueError, match="multiples of 10"):
-        model.layers_of_chunks([(audio, torch.tensor([0, 15]))], 29_970)
+    off_grid = model.layers_of_chunks([(audio, torch.tensor([15, 0, 3_007]))], 29_970)  # 15 and 3_007 run alone
+    with torch.no_grad():
+        alone = model.layers(torch.stack([audio[s:s + 29_970] for s in (15, 0, 3_007)]))
+    torch.testing.assert_close(off_grid.linear, alone.linear, atol=1e-4, rtol=1e-4)
 
 
 def test_pyannet_refuses_other_files(tmp_path: Path) -> None:

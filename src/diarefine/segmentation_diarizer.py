@@ -120,8 +120,9 @@ def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps |
     activity = []
     for lo in range(0, len(starts), config.batch_size):
         first = np.round(starts[lo:lo + config.batch_size] * SAMPLE_RATE).astype(int)
-        waves = torch.from_numpy(np.stack([padded[f:f + chunk] for f in first]))
-        activity.append(to_speakers[network(waves).argmax(-1).numpy()])  # powerset decision -> [B, F, S]
+        stretch = torch.from_numpy(padded[first[0]:first[-1] + chunk])  # the batch's chunks share its sinc filters
+        log_probs = network.layers_of_chunks([(stretch, torch.from_numpy(first - first[0]))], chunk).log_probs
+        activity.append(to_speakers[log_probs.argmax(-1).numpy()])  # powerset decision -> [B, F, S]
         if steps:
             steps(min(lo + config.batch_size, len(starts)), len(starts))
     step = network.frame_step / SAMPLE_RATE

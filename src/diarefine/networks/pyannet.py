@@ -106,10 +106,12 @@ class SincNet(nn.Module):
             x = F.leaky_relu(norm(pool(conv(x))))
         return x
 
+    @torch.no_grad()
     def first_stage_of_chunks(self, audio: torch.Tensor, starts: torch.Tensor, n_samples: int,
                               block: int = 480_000) -> torch.Tensor:
         """The first stage, max-pooled |sinc(norm(chunk))| [B, 80, F1], of the chunks ``audio[s:s + n_samples]``
-        for s in ``starts`` [B] (multiples of `shared_step`) of raw audio [M], F1 = ((N - 251) // 10 + 1) // 3.
+        for s in ``starts`` [B] of raw audio [M], F1 = ((N - 251) // 10 + 1) // 3; the chunks whose start is a
+        multiple of `shared_step` share the sinc convolution, the others run alone.
 
         The sinc convolution is linear and the waveform's instance norm an affine map a x + b, so a chunk's
         sinc outputs are a y + c with y those of the raw audio, computed once (``block`` samples at a time,
@@ -117,8 +119,14 @@ class SincNet(nn.Module):
         pool's max or min of y, pooled once per pooling phase. Equal to `forward`'s up to float rounding."""
         filters = self.conv1d[0].filterbank.filters()  # [80, 1, 251]
         taps, stride, pool = filters.shape[-1], self.conv1d[0].stride, self.pool1d[0].stride
-        if bool((starts % stride).any()):
-            raise ValueError(f"chunk starts must be multiples of {stride} samples")
+        off_grid = starts % stride != 0
+        if bool(off_grid.any()):  # those run alone
+            out = torch.empty(len(starts), filters.shape[0], ((n_samples - taps) // stride + 1) // pool)
+            if not bool(off_grid.all()):
+                out[~off_grid] = self.first_stage_of_chunks(audio, starts[~off_grid], n_samples, block)
+            alone = torch.stack([audio[s:s + n_samples] for s in starts[off_grid].tolist()])[:, None]
+            out[off_grid] = self.pool1d[0](self.conv1d[0](self.wav_norm1d(alone)).abs())
+            return out
         end = int(starts.max()) + n_samples
         n_sinc = (n_samples - taps) // stride + 1  # per chunk
         block = max(stride, block // stride * stride)
@@ -219,13 +227,14 @@ class PyanNet(nn.Module):
             h = F.leaky_relu(linear(h))
         return PyanNetOutputs(lstm, h, F.log_softmax(self.classifier(h), dim=-1))
 
+    @torch.no_grad()
     def layers_of_chunks(self, stretches: Sequence[tuple[torch.Tensor, torch.Tensor]], n_samples: int,
                          max_batch: int = 16) -> PyanNetOutputs:
         """`layers` of the chunks ``audio[s:s + n_samples]`` for s in ``starts`` [B_i] (multiples of
-        `SincNet.shared_step`) of each ``(audio [M_i], starts)`` of ``stretches``, in order, with SincNet's
-        sinc filters run once over each stretch instead of once per chunk (`SincNet.first_stage_of_chunks`):
+        `SincNet.shared_step`, or they run alone) of each ``(audio [M_i], starts)`` of ``stretches``, in order, with
+        SincNet's sinc filters run once over each stretch instead of once per chunk (`SincNet.first_stage_of_chunks`):
         overlapping chunks (``refine``'s changes a few seconds apart) share them. The same outputs as
-        `layers` up to float rounding."""
+        `layers` up to float rounding. For frozen inference (no gradients)."""
         waves = torch.cat([torch.stack([audio[s:s + n_samples] for s in starts.tolist()]) for audio, starts in stretches])
         first_stage = torch.cat([self.sincnet.first_stage_of_chunks(audio, starts, n_samples)
                                  for audio, starts in stretches])
