@@ -34,13 +34,7 @@ from ..embeddings import EMBEDDERS, ProfileConfig, window_embedding
 from ..errors import DiarefineError
 from ..features import FEATURES
 from ..features.pyannote_seg import PyannoteSegmentation
-from ..models import (
-    MODELS,
-    Checkpoint,
-    classical_checkpoint,
-    classical_like,
-    load_checkpoint,
-)
+from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
