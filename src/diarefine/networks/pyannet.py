@@ -97,10 +97,15 @@ class SincNet(nn.Module):
         of it share them (`first_stage_of_chunks`)."""
         return self.conv1d[0].stride
 
-    def forward(self, waves: torch.Tensor, first_stage: torch.Tensor | None = None) -> torch.Tensor:
-        """``first_stage``: these ``waves``' pooled |sinc(norm(waves))| [B, 80, F1] from `first_stage_of_chunks`."""
-        if first_stage is None:
-            first_stage = self.pool1d[0](self.conv1d[0](self.wav_norm1d(waves)).abs())
+    def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        return self.after_first_stage(self.first_stage(waves))
+
+    def first_stage(self, waves: torch.Tensor) -> torch.Tensor:
+        """Waves [B, 1, N] -> max-pooled |sinc(norm(waves))| [B, 80, F1]."""
+        return self.pool1d[0](self.conv1d[0](self.wav_norm1d(waves)).abs())
+
+    def after_first_stage(self, first_stage: torch.Tensor) -> torch.Tensor:
+        """`first_stage` [B, 80, F1] (or `first_stage_of_chunks`) -> frame features [B, 60, F]."""
         x = F.leaky_relu(self.norm1d[0](first_stage))
         for conv, pool, norm in list(zip(self.conv1d, self.pool1d, self.norm1d))[1:]:
             x = F.leaky_relu(norm(pool(conv(x))))
@@ -124,8 +129,8 @@ class SincNet(nn.Module):
             out = torch.empty(len(starts), filters.shape[0], ((n_samples - taps) // stride + 1) // pool)
             if not bool(off_grid.all()):
                 out[~off_grid] = self.first_stage_of_chunks(audio, starts[~off_grid], n_samples, block)
-            alone = torch.stack([audio[s:s + n_samples] for s in starts[off_grid].tolist()])[:, None]
-            out[off_grid] = self.pool1d[0](self.conv1d[0](self.wav_norm1d(alone)).abs())
+            alone = torch.stack([audio[s:s + n_samples] for s in starts[off_grid].tolist()])
+            out[off_grid] = self.first_stage(alone[:, None])
             return out
         end = int(starts.max()) + n_samples
         n_sinc = (n_samples - taps) // stride + 1  # per chunk
@@ -165,6 +170,8 @@ class PyanNetOutputs:
     @staticmethod
     def concatenate(parts: list["PyanNetOutputs"]) -> "PyanNetOutputs":
         """The outputs of consecutive batches of chunks as one."""
+        if len(parts) == 1:
+            return parts[0]
         return PyanNetOutputs(*(torch.cat([getattr(p, f) for p in parts]) for f in ("lstm", "linear", "log_probs")))
 
 
@@ -209,23 +216,13 @@ class PyanNet(nn.Module):
         """[F] centre of each frame, seconds from the first sample."""
         return (torch.arange(n_frames) * self.frame_step + self.receptive_field / 2) / self.config.sample_rate
 
-    def layers(self, waves: torch.Tensor, max_batch: int = 16, first_stage: torch.Tensor | None = None) -> PyanNetOutputs:
+    def layers(self, waves: torch.Tensor, max_batch: int = 16) -> PyanNetOutputs:
         """Audio [B, N] float32 at 16 kHz -> the outputs of the LSTM, the last linear layer and the classifier.
 
         At most ``max_batch`` chunks go through at once (SincNet's first layer holds 80 x N / 10 floats
-        per chunk); every chunk is independent of the others, so the result does not depend on it.
-        ``first_stage``: SincNet's first stage of these chunks, shared with others (`layers_of_chunks`)."""
-        if len(waves) > max_batch:
-            parts = [self.layers(waves[lo:lo + max_batch], max_batch,
-                                 None if first_stage is None else first_stage[lo:lo + max_batch])
-                     for lo in range(0, len(waves), max_batch)]
-            return PyanNetOutputs.concatenate(parts)
-        x = self.sincnet(waves.unsqueeze(1), first_stage).transpose(1, 2)  # [B, F, 60]
-        lstm, _ = self.lstm(x)
-        h = lstm
-        for linear in self.linear:
-            h = F.leaky_relu(linear(h))
-        return PyanNetOutputs(lstm, h, F.log_softmax(self.classifier(h), dim=-1))
+        per chunk); every chunk is independent of the others, so the result does not depend on it."""
+        return PyanNetOutputs.concatenate([self._after_sincnet(self.sincnet(waves[lo:lo + max_batch].unsqueeze(1)))
+                                           for lo in range(0, max(1, len(waves)), max_batch)])
 
     @torch.no_grad()
     def layers_of_chunks(self, stretches: Sequence[tuple[torch.Tensor, torch.Tensor]], n_samples: int,
@@ -235,10 +232,19 @@ class PyanNet(nn.Module):
         SincNet's sinc filters run once over each stretch instead of once per chunk (`SincNet.first_stage_of_chunks`):
         overlapping chunks (``refine``'s changes a few seconds apart) share them. The same outputs as
         `layers` up to float rounding. For frozen inference (no gradients)."""
-        waves = torch.cat([torch.stack([audio[s:s + n_samples] for s in starts.tolist()]) for audio, starts in stretches])
         first_stage = torch.cat([self.sincnet.first_stage_of_chunks(audio, starts, n_samples)
                                  for audio, starts in stretches])
-        return self.layers(waves, max_batch, first_stage)
+        return PyanNetOutputs.concatenate([
+            self._after_sincnet(self.sincnet.after_first_stage(first_stage[lo:lo + max_batch]))
+            for lo in range(0, len(first_stage), max_batch)])
+
+    def _after_sincnet(self, frames: torch.Tensor) -> PyanNetOutputs:
+        """SincNet's frame features [B, 60, F] -> the LSTM, last linear layer and classifier outputs."""
+        lstm, _ = self.lstm(frames.transpose(1, 2))  # [B, F, 2H]
+        h = lstm
+        for linear in self.linear:
+            h = F.leaky_relu(linear(h))
+        return PyanNetOutputs(lstm, h, F.log_softmax(self.classifier(h), dim=-1))
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         """Audio [B, N] float32 at 16 kHz -> powerset log-probabilities [B, F, C]."""
