@@ -69,8 +69,16 @@ def main() -> None:
                         help="most speech per CAM++ embedding (s)")
     parser.add_argument("--min-cluster", type=float, nargs="+", default=[SegmentationDiarizeConfig().min_cluster_s],
                         help="least seconds of embedded chunks per cluster")
+    parser.add_argument("--resegment", type=float, nargs=2, action="append", metavar=("WINDOW", "HOP"),
+                        help="resegmentation window and hop (s); repeat for a grid; window 0: none "
+                             "(default: the diarizer's)")
+    parser.add_argument("--resegment-iterations", type=int, nargs="+",
+                        default=[SegmentationDiarizeConfig().resegment_iterations])
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     args = parser.parse_args()
+    default = SegmentationDiarizeConfig()
+    resegment = [(w, h, i) for w, h in args.resegment or [(default.resegment_window_s, default.resegment_hop_s)]
+                 for i in (args.resegment_iterations if w else [1])]
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count, args.pool).items():
         rows = [row("reference, at most 2 at once", recs, {r.file_id: cap_speakers(r.turns, 2) for r in recs}, 0.0)]
         if not args.no_simple:
@@ -80,13 +88,18 @@ def main() -> None:
         local_cache: dict = {}
         for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
                                               for m in args.max_embed if e >= s]:
-            for threshold, min_cluster in [(t, m) for t in args.thresholds for m in args.min_cluster]:
+            for threshold, min_cluster, (window, hop, rounds) in [(t, m, r) for t in args.thresholds
+                                                                  for m in args.min_cluster for r in resegment]:
                 config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step, max_embed_s=longest,
-                                                   distance_threshold=threshold, min_cluster_s=min_cluster)
+                                                   distance_threshold=threshold, min_cluster_s=min_cluster,
+                                                   resegment_window_s=window, resegment_hop_s=hop,
+                                                   resegment_iterations=rounds)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
-                rows.append(row(f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold "
-                                f"{threshold:g}, min cluster {min_cluster:g} s", recs, {f: d.turns for f, d in results.items()},
+                name = (f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
+                        f"min cluster {min_cluster:g} s, " + (f"reseg {window:g} / {hop:g} s x{rounds}" if window
+                                                              else "no reseg"))
+                rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
                                 sum(d.seconds for d in results.values())))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
                                                            "speaker count right", "RTF"], rows)

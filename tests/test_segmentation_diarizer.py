@@ -121,6 +121,9 @@ def test_progress_follows_the_batches_of_each_stage() -> None:
     run_diarizer(SAMPLE.audio, "sample", SegmentationDiarizeConfig(step_s=2.5, batch_size=4),
                  lambda stage, done, total: calls.append((stage, done, total)))
     stages = [c[0] for c in calls]
-    assert stages[0] == "segmentation" and stages[-1] == "clustering" and "embeddings" in stages
+    assert stages[0] == "segmentation" and stages[-1] == "resegmentation" and "embeddings" in stages
+    assert stages.index("embeddings") < stages.index("clustering") < stages.index("resegmentation")
+    resegmentation = [(d, t) for s, d, t in calls if s == "resegmentation"]
+    assert resegmentation[-1][0] == resegmentation[-1][1] > 0
     segmentation = [(d, t) for s, d, t in calls if s == "segmentation"]
     assert segmentation[-1][0] == segmentation[-1][1] == 9 and len(segmentation) == 3  # 9 chunks, batches of 4

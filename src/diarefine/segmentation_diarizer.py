@@ -12,7 +12,10 @@ one) -> every embedded local speaker assigned to a cluster, two local speakers o
 never to the same -> the local speakers of the other chunks stitched to the global speakers of
 the embedded chunks they overlap, by frame agreement -> reconstruction: per frame of the file,
 the clusters' activity averaged over the chunks that cover it and the local speaker count
-averaged likewise; the ``round(count)`` most active clusters are on -> turns (overlap included).
+averaged likewise; the ``round(count)`` most active clusters are on -> resegmentation
+(`resegment`: the single-speaker runs re-labelled from CAM++ embeddings of ``resegment_window_s``
+windows, which splits the turns of two voices segmentation-3.0 merged into one local speaker)
+-> turns (overlap included).
 
 Memory: chunks stream in batches (activity kept as int8 [chunks, 589, 3], fbank [frames, 80]
 float32 for the file). Output is deterministic.
@@ -36,6 +39,7 @@ from .diarize import Diarization, DiarizeConfig, centroids, diarize
 from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, shared_campplus
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
+from .resegment import apply_labels, relabel, single_speaker_windows
 from .types import Seconds, Turn
 from .units import SAMPLE_RATE, quantize_time
 
@@ -53,6 +57,9 @@ class SegmentationDiarizeConfig:
     max_embed_s: Seconds = 4.0  # speech per embedding: the middle of longer ones, shorter ones repeated
     distance_threshold: float = 0.9  # cut of the centroid linkage (euclidean, between means of unit vectors)
     min_cluster_s: Seconds = 3.0  # a cluster's embeddings times the embedding hop; smaller ones join a large one
+    resegment_window_s: Seconds = 1.5  # CAM++ windows re-labelling the single-speaker runs; 0: no resegmentation
+    resegment_hop_s: Seconds = 0.75
+    resegment_iterations: int = 1  # rounds of nearest-centroid re-labelling
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 20
@@ -73,6 +80,9 @@ class SegmentationDiarizeConfig:
             raise ValueError(f"step_s must be in (0, chunk_s], got {self.step_s}")
         if not 0 < self.embedding_step_s <= self.chunk_s:  # at most step_s: every chunk is embedded
             raise ValueError(f"embedding_step_s must be in (0, chunk_s], got {self.embedding_step_s}")
+        if self.resegment_window_s < 0 or (self.resegment_window_s > 0 and self.resegment_hop_s <= 0):
+            raise ValueError(f"need resegment_window_s >= 0 and resegment_hop_s > 0, got {self.resegment_window_s}, "
+                             f"{self.resegment_hop_s}")
         if self.num_speakers is not None and self.num_speakers < 1:
             raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
         if not 1 <= self.min_speakers <= self.max_speakers:
@@ -129,14 +139,12 @@ def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps |
     return LocalSpeakers(starts, np.concatenate(activity), step, network.receptive_field / 2 / SAMPLE_RATE)
 
 
-@torch.inference_mode()
-def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig,
+def embed_local_speakers(fbank: np.ndarray, local: LocalSpeakers, config: SegmentationDiarizeConfig,
                          chunks: np.ndarray | None = None, steps: Steps | None = None
                          ) -> tuple[np.ndarray, np.ndarray]:
     """CAM++ embedding of every (chunk, local speaker) with enough speech, in the ``chunks`` given
-    (indices; default all) -> (embeddings [K, 192] L2-normalised, their (chunk, speaker) indices [K, 2])."""
-    network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
-    fbank = kaldi_fbank(audio)  # [T, 80], 10 ms hop
+    (indices; default all), from the file's ``fbank`` [T, 80] (`kaldi_fbank`, 10 ms hop)
+    -> (embeddings [K, 192] L2-normalised, their (chunk, speaker) indices [K, 2])."""
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n_chunks, n_frames, n_speakers = local.activity.shape
     min_frames = int(config.min_embed_s / local.frame_step_s)
@@ -161,15 +169,42 @@ def embed_local_speakers(audio: np.ndarray, local: LocalSpeakers, config: Segmen
                 continue
             pieces.append(fixed_length(selected - selected.mean(axis=0, keepdims=True), max_frames))
             index.append((c, s))
+    return embed_pieces(pieces, config, steps), np.array(index).reshape(-1, 2)
+
+
+@torch.inference_mode()
+def embed_pieces(pieces: list[np.ndarray], config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
+    """CAM++ embeddings [K, 192], L2-normalised, of mean-normalised fbank pieces of one length [T, 80],
+    in batches of about `networks.campplus.BATCH_FRAMES` frames."""
+    network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     if not pieces:
-        return np.zeros((0, network.config.embedding_size), np.float32), np.zeros((0, 2), int)
-    batches, size = [], batch_size_for(max_frames, config.batch_size)
+        return np.zeros((0, network.config.embedding_size), np.float32)
+    batches, size = [], batch_size_for(len(pieces[0]), config.batch_size)
     for lo in range(0, len(pieces), size):
         batches.append(network(torch.from_numpy(np.stack(pieces[lo:lo + size]))).numpy())
         if steps:
             steps(min(lo + size, len(pieces)), len(pieces))
     emb = np.concatenate(batches)
-    return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8), np.array(index)
+    return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8)
+
+
+def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, centroids_: np.ndarray,
+                config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
+    """``active`` [F, K] (on ``local``'s frames) with its single-speaker runs re-labelled from CAM++
+    embeddings of ``config.resegment_window_s`` windows (`resegment`); ``centroids_`` [K, 192] are the
+    clustering's, for speakers with too few windows."""
+    if not config.resegment_window_s or active.shape[1] < 2:
+        return active
+    windows = single_speaker_windows(active, local.frame_step_s, local.frame_offset_s, config.resegment_window_s,
+                                     config.resegment_hop_s)
+    if not len(windows.starts_s):
+        return active
+    fbank_s = FBANK_HOP / SAMPLE_RATE
+    n = int(round(config.resegment_window_s / fbank_s))
+    first = np.clip(np.round(windows.starts_s / fbank_s).astype(int), 0, max(0, len(fbank) - n))
+    pieces = [fbank[f:f + n] - fbank[f:f + n].mean(axis=0, keepdims=True) for f in first]
+    labels = relabel(embed_pieces(pieces, config, steps), windows.speakers, centroids_, config.resegment_iterations)
+    return apply_labels(active, windows, labels, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
 
 
 def fixed_length(frames: np.ndarray, n: int) -> np.ndarray:
@@ -314,7 +349,7 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     """Diarize one audio file (any rate / channels) with segmentation-3.0 + CAM++ + clustering.
 
     ``progress(stage, done, total)`` follows the batches of ``segmentation`` (chunks) and
-    ``embeddings`` (local speakers), then ``clustering``.
+    ``embeddings`` (local speakers), then ``clustering``, then those of ``resegmentation`` (windows).
 
     ``cache`` (a dict the caller keeps) holds each file's segmentation and embeddings, so that
     tuning the clustering re-runs only the clustering; the reported time includes theirs."""
@@ -322,24 +357,28 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     key = (str(audio), config.chunk_s, config.step_s, config.embedding_step_s, config.min_embed_s,
            config.max_embed_s, config.segmentation, config.embedding)
     if cache is not None and key in cache:
-        duration, local, embedded, embeddings, index, spent = cache[key]
+        duration, local, embedded, fbank, embeddings, index, spent = cache[key]
     else:
         samples = load_audio(audio)
         duration = len(samples) / SAMPLE_RATE
         local = segment(samples, config, partial(progress, "segmentation") if progress else None)
         embedded = np.zeros(len(local.starts_s), bool)
         embedded[embedded_chunks(len(embedded), config.step_s, config.embedding_step_s)] = True
-        embeddings, index = embed_local_speakers(samples, local, config, np.flatnonzero(embedded),
+        fbank = kaldi_fbank(samples)  # [T, 80], 10 ms hop
+        embeddings, index = embed_local_speakers(fbank, local, config, np.flatnonzero(embedded),
                                                  partial(progress, "embeddings") if progress else None)
         spent = time.perf_counter() - began
         if cache is not None:
-            cache[key] = (duration, local, embedded, embeddings, index, spent)
+            cache[key] = (duration, local, embedded, fbank, embeddings, index, spent)
         began = time.perf_counter()
     if progress:
         progress("clustering", 0, 1)
     labels = cluster(embeddings, config)
     clusters = stitch(local, assign(embeddings, index, labels, *local.activity.shape[::2]), embedded)
     active, step = reconstruct(local, clusters, duration)
+    if len(labels):
+        active = resegmented(active, local, fbank, centroids(embeddings, labels, np.arange(active.shape[1])), config,
+                             partial(progress, "resegmentation") if progress else None)
     turns = activity_to_turns(active, step, local.frame_offset_s, duration, file_id or Path(audio).stem)
     return Diarization(turns, float(active.any(axis=1).sum() * step), len({t.speaker for t in turns}),
                        len(local.starts_s), duration, spent + time.perf_counter() - began)

@@ -64,7 +64,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
-_METHOD_OPTIONS = {"simple": {"clustering", "pruning"}, "segmentation": {"min_speakers", "step", "embedding_step"}}
+_METHOD_OPTIONS = {"simple": {"clustering", "pruning"}, "segmentation": {"min_speakers", "step", "embedding_step",
+                                                                       "resegment_window"}}
 
 
 def _diarize_config(args: argparse.Namespace):
@@ -87,7 +88,8 @@ def _diarize_config(args: argparse.Namespace):
 
         overrides = {"num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
                      "max_speakers": args.max_speakers, "distance_threshold": args.distance_threshold,
-                     "step_s": args.step, "embedding_step_s": args.embedding_step}
+                     "step_s": args.step, "embedding_step_s": args.embedding_step,
+                     "resegment_window_s": args.resegment_window}
     try:
         return replace(Config(), **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
@@ -234,6 +236,9 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embedding-step", type=float,
                    help="segmentation: hop between the chunks whose speakers get CAM++ embeddings; the others "
                         "are matched to them by overlap (default 10; --step for every chunk, as pyannote)")
+    p.add_argument("--resegment-window", type=float,
+                   help="segmentation: CAM++ windows (s) that re-label the single-speaker runs, splitting the turns "
+                        "of two voices segmentation-3.0 merged (default 1.5; 0: no resegmentation)")
     p.add_argument("--distance-threshold", type=float,
                    help="segmentation: centroid-linkage cut (default 0.9); simple with --clustering ahc: "
                         "cosine distance cut (default 0.35)")

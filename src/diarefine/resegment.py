@@ -1,0 +1,101 @@
+"""Resegmentation: re-label a frame-level diarization's single-speaker runs from short speaker embeddings.
+
+segmentation-3.0 sometimes gives two similar voices of one 10 s chunk a single local speaker, and
+then both of their turns land in one cluster: no clustering can undo that. Here every run of
+frames where exactly one speaker is active, at least ``window_s`` long, is cut into windows of
+``window_s`` every ``hop_s``; each window's embedding goes to the speaker whose centroid *of
+windows* (the mean of the windows now labelled with it: same length, same kind of estimate) is
+nearest, starting from the current labels, for ``iterations`` rounds; each frame of a run then
+takes the label of the nearest window centre. Overlapped speech and short runs are left alone.
+The functions are pure (arrays in, arrays out); `segmentation_diarizer` embeds the windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import Seconds
+
+
+@dataclass(frozen=True)
+class RunWindows:
+    """Windows inside the single-speaker runs of an activity matrix."""
+
+    starts_s: np.ndarray  # [W] start of each window (s)
+    speakers: np.ndarray  # [W] the speaker active over the window's run
+    run_of: np.ndarray  # [W] index of the window's run in ``runs``
+    runs: np.ndarray  # [R, 2] first frame and one past the last frame of each run
+
+
+def single_speaker_windows(active: np.ndarray, step_s: Seconds, offset_s: Seconds, window_s: Seconds,
+                           hop_s: Seconds) -> RunWindows:
+    """Windows of ``window_s`` every ``hop_s`` in each run of frames of ``active`` (bool [F, K], frame i
+    centred on ``offset_s + i * step_s``) where one speaker alone is on, centred in the run.
+
+    >>> active = np.zeros((10, 2), bool); active[1:9, 0] = True
+    >>> w = single_speaker_windows(active, 1.0, 0.0, 4.0, 2.0)
+    >>> w.starts_s.tolist(), w.speakers.tolist(), w.runs.tolist()
+    ([0.5, 2.5, 4.5], [0, 0, 0], [[1, 9]])
+    """
+    who = np.where(active.sum(axis=1) == 1, active.argmax(axis=1), -1)
+    edges = np.flatnonzero(np.diff(np.concatenate([[-2], who, [-2]])))
+    starts, speakers, run_of, runs = [], [], [], []
+    for first, end in zip(edges[:-1], edges[1:]):
+        length = (end - first) * step_s
+        if who[first] < 0 or length < window_s:
+            continue
+        n = int(np.floor((length - window_s) / hop_s + 1e-9)) + 1
+        begin = offset_s + (first - 0.5) * step_s + (length - window_s - (n - 1) * hop_s) / 2
+        starts.append(begin + hop_s * np.arange(n))
+        speakers.append(np.full(n, who[first]))
+        run_of.append(np.full(n, len(runs)))
+        runs.append((first, end))
+    if not runs:
+        empty = np.zeros(0, int)
+        return RunWindows(np.zeros(0), empty, empty, np.zeros((0, 2), int))
+    return RunWindows(np.concatenate(starts), np.concatenate(speakers), np.concatenate(run_of), np.array(runs))
+
+
+def relabel(embeddings: np.ndarray, speakers: np.ndarray, centroids: np.ndarray, iterations: int = 1,
+            min_windows: int = 3) -> np.ndarray:
+    """New speaker of each window: the nearest (cosine) centroid of the windows labelled with each
+    speaker, from ``speakers`` [W] on, ``iterations`` times. ``embeddings`` [W, E] are L2-normalised;
+    ``centroids`` [K, E] (unit; the clustering's) stand in for a speaker with under ``min_windows`` windows.
+
+    >>> e = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1], [0, 1]], float)
+    >>> relabel(e, np.array([0, 0, 0, 0, 1, 1, 1]), np.eye(2)).tolist()
+    [0, 0, 0, 1, 1, 1, 1]
+    """
+    labels = speakers.copy()
+    for _ in range(iterations):
+        means = centroids.astype(np.float64)
+        for k in range(len(centroids)):
+            if (labels == k).sum() >= min_windows:
+                mean = embeddings[labels == k].mean(axis=0)
+                means[k] = mean / max(np.linalg.norm(mean), 1e-8)
+        labels = np.argmax(embeddings @ means.T, axis=1)
+    return labels
+
+
+def apply_labels(active: np.ndarray, windows: RunWindows, labels: np.ndarray, step_s: Seconds,
+                 offset_s: Seconds, window_s: Seconds) -> np.ndarray:
+    """``active`` [F, K] with each run's frames given to the label of the nearest window centre.
+
+    >>> active = np.zeros((10, 2), bool); active[1:9, 0] = True
+    >>> w = single_speaker_windows(active, 1.0, 0.0, 4.0, 2.0)
+    >>> apply_labels(active, w, np.array([0, 0, 1]), 1.0, 0.0, 4.0).argmax(axis=1)[1:9].tolist()
+    [0, 0, 0, 0, 0, 1, 1, 1]
+    """
+    out = active.copy()
+    centres = windows.starts_s + window_s / 2
+    for r, (first, end) in enumerate(windows.runs):
+        mine = np.flatnonzero(windows.run_of == r)
+        if (labels[mine] == windows.speakers[mine]).all():
+            continue
+        times = offset_s + np.arange(first, end) * step_s
+        nearest = mine[np.abs(times[:, None] - centres[mine][None]).argmin(axis=1)]
+        out[first:end] = False
+        out[np.arange(first, end), labels[nearest]] = True
+    return out

@@ -1,0 +1,74 @@
+"""Resegmentation of single-speaker runs (`diarefine.resegment`) on made-up activity and embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diarefine.resegment import apply_labels, relabel, single_speaker_windows
+from diarefine.segmentation_diarizer import SegmentationDiarizeConfig
+
+STEP = 0.1  # s per frame
+
+
+def activity() -> np.ndarray:
+    """[100, 2] frames: speaker 0 alone on 0-49, both on 50-59, speaker 1 alone on 60-64 (short), none after."""
+    active = np.zeros((100, 2), bool)
+    active[:60, 0] = True
+    active[50:65, 1] = True
+    return active
+
+
+def test_windows_lie_inside_long_single_speaker_runs_only() -> None:
+    w = single_speaker_windows(activity(), STEP, 0.0, window_s=1.0, hop_s=0.5)
+    assert w.runs.tolist() == [[0, 50]]  # overlap and the 0.5 s run of speaker 1 get none
+    assert np.all(w.speakers == 0) and np.all(w.run_of == 0)
+    run_start, run_end = -0.5 * STEP, 49.5 * STEP
+    assert w.starts_s[0] >= run_start - 1e-9 and w.starts_s[-1] + 1.0 <= run_end + 1e-9
+    assert np.allclose(np.diff(w.starts_s), 0.5) and len(w.starts_s) == 9
+    # centred: the same slack at both ends
+    assert w.starts_s[0] - run_start == pytest.approx(run_end - (w.starts_s[-1] + 1.0))
+
+
+def test_no_single_speaker_run_long_enough_gives_no_windows() -> None:
+    w = single_speaker_windows(activity(), STEP, 0.0, window_s=6.0, hop_s=1.0)
+    assert len(w.starts_s) == 0 and w.runs.shape == (0, 2)
+
+
+def test_a_merged_run_is_split_between_the_two_voices() -> None:
+    """Speaker 0's run holds another voice in its second half, closer to speaker 1's windows."""
+    rng = np.random.default_rng(0)
+    voices = np.eye(8)[:2]
+    embeddings = np.concatenate([voices[[0] * 6], voices[[1] * 6], voices[[1] * 6]]) + 0.05 * rng.normal(size=(18, 8))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    current = np.array([0] * 12 + [1] * 6)  # windows 6-11: the other voice, labelled speaker 0
+    labels = relabel(embeddings, current, centroids=voices)
+    assert labels.tolist() == [0] * 6 + [1] * 12
+
+
+def test_a_speaker_with_few_windows_falls_back_to_the_clustering_centroid() -> None:
+    embeddings = np.array([[1.0, 0.0], [1.0, 0.0], [0.6, 0.8]])
+    current = np.array([0, 0, 0])  # speaker 1 has no window: the clustering's centroid stands in for it
+    assert relabel(embeddings, current, centroids=np.array([[1.0, 0.0], [0.0, 1.0]])).tolist() == [0, 0, 0]
+    assert relabel(embeddings, current, centroids=np.array([[1.0, 0.0], [0.6, 0.8]])).tolist() == [0, 0, 1]
+
+
+def test_relabelled_windows_move_their_frames_and_leave_the_rest() -> None:
+    active = activity()
+    w = single_speaker_windows(active, STEP, 0.0, window_s=1.0, hop_s=0.5)
+    labels = np.where(np.arange(len(w.starts_s)) >= 5, 1, 0)
+    out = apply_labels(active, w, labels, STEP, 0.0, 1.0)
+    assert np.all(out.sum(axis=1)[:50] == 1)  # still one speaker per frame in the run
+    switch = np.flatnonzero(out[:50, 1])[0]
+    centres = w.starts_s + 0.5
+    assert centres[4] < switch * STEP < centres[5] and np.all(out[switch:50, 1])
+    assert np.array_equal(out[50:], active[50:])  # overlap and the short run untouched
+    assert np.array_equal(apply_labels(active, w, w.speakers, STEP, 0.0, 1.0), active)
+
+
+def test_resegmentation_settings_are_checked() -> None:
+    assert SegmentationDiarizeConfig(resegment_window_s=0.0).resegment_window_s == 0.0
+    with pytest.raises(ValueError, match="resegment"):
+        SegmentationDiarizeConfig(resegment_window_s=-1.0)
+    with pytest.raises(ValueError, match="resegment"):
+        SegmentationDiarizeConfig(resegment_hop_s=0.0)
