@@ -12,6 +12,11 @@ of files whose speaker count is right, and the real-time factor (in process, 2 t
 row, "reference, at most 2 at once", scores the reference with the speech of a third or fourth
 simultaneous speaker removed (`rttm.cap_speakers`): segmentation-3.0's powerset holds two speakers
 per frame, so no diarizer built on it (pyannote 3.x's included) can score better than that row.
+The second, "local speakers, oracle clusters" (``--oracle``), gives each (chunk, local speaker)
+of segmentation-3.0 (at the first ``--steps``) the reference speaker it shares the most frames
+with (one-to-one per chunk) and reconstructs as the diarizer does, without resegmentation: the
+best any clustering of those local speakers can do; where they merge two voices, only
+resegmentation can do better.
 ``--pool`` scores all the sets as one (pooled DER). ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
 """
 
@@ -20,6 +25,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import percent, print_table
@@ -27,10 +35,16 @@ from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.metrics.scoring import score_set
 from diarefine.rttm import cap_speakers, load_uems, read_rttm
 from diarefine.samples import bundled_sample
+from diarefine.audio import load_audio
 from diarefine.segmentation_diarizer import (
+    LocalSpeakers,
     SegmentationDiarizeConfig,
+    activity_to_turns,
     diarize_segmentation,
+    reconstruct,
+    segment,
 )
+from diarefine.units import SAMPLE_RATE
 
 
 def sets(corpora: list[str], sample: bool, skip: int, count: int | None, pool: bool) -> dict[str, list[Recording]]:
@@ -41,6 +55,33 @@ def sets(corpora: list[str], sample: bool, skip: int, count: int | None, pool: b
         out["sample"] = [Recording("sample", s.audio, tuple(read_rttm(s.rttm)["sample"]),
                                    tuple(load_uems(s.uem)["sample"]))]
     return {" + ".join(out): [r for recs in out.values() for r in recs]} if pool else out
+
+
+def oracle_clusters(local: LocalSpeakers, recording: Recording) -> np.ndarray:
+    """Cluster [C, S] of every local speaker: the reference speaker active on most of its frames
+    (Hungarian per chunk; -1 where it shares none)."""
+    speakers = sorted({t.speaker for t in recording.turns})
+    n_chunks, n_frames, n_local = local.activity.shape
+    out = np.full((n_chunks, n_local), -1)
+    for c in range(n_chunks):
+        times = local.starts_s[c] + local.frame_offset_s + np.arange(n_frames) * local.frame_step_s
+        reference = np.zeros((n_frames, len(speakers)), np.float32)
+        for t in recording.turns:
+            reference[(times >= t.start) & (times < t.end), speakers.index(t.speaker)] = 1
+        shared = local.activity[c].T.astype(np.float32) @ reference
+        rows, cols = linear_sum_assignment(-shared)
+        keep = shared[rows, cols] > 0
+        out[c, rows[keep]] = cols[keep]
+    return out
+
+
+def oracle_turns(recording: Recording, config: SegmentationDiarizeConfig) -> list:
+    """The diarizer's turns with its local speakers clustered by the reference (`oracle_clusters`)."""
+    audio = load_audio(recording.audio)
+    duration = len(audio) / SAMPLE_RATE
+    local = segment(audio, config)
+    active, step = reconstruct(local, oracle_clusters(local, recording), duration)
+    return activity_to_turns(active, step, local.frame_offset_s, duration, recording.file_id)
 
 
 def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float) -> list[str]:
@@ -75,12 +116,18 @@ def main() -> None:
     parser.add_argument("--resegment-iterations", type=int, nargs="+",
                         default=[SegmentationDiarizeConfig().resegment_iterations])
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
+    parser.add_argument("--oracle", action="store_true",
+                        help="add the row of segmentation-3.0's local speakers clustered by the reference")
     args = parser.parse_args()
     default = SegmentationDiarizeConfig()
     resegment = [(w, h, i) for w, h in args.resegment or [(default.resegment_window_s, default.resegment_hop_s)]
                  for i in (args.resegment_iterations if w else [1])]
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count, args.pool).items():
         rows = [row("reference, at most 2 at once", recs, {r.file_id: cap_speakers(r.turns, 2) for r in recs}, 0.0)]
+        if args.oracle:
+            config = SegmentationDiarizeConfig(step_s=args.steps[0])
+            rows.append(row(f"local speakers (step {args.steps[0]:g} s), oracle clusters", recs,
+                            {r.file_id: oracle_turns(r, config) for r in recs}, 0.0))
         if not args.no_simple:
             results = {r.file_id: diarize(r.audio, r.file_id) for r in recs}
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
