@@ -188,11 +188,11 @@ def embed_pieces(pieces: list[np.ndarray], config: SegmentationDiarizeConfig, st
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8)
 
 
-def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, centroids_: np.ndarray,
-                config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
+def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, embeddings: np.ndarray,
+                labels: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
     """``active`` [F, K] (on ``local``'s frames) with its single-speaker runs re-labelled from CAM++
-    embeddings of ``config.resegment_window_s`` windows (`resegment`); ``centroids_`` [K, 192] are the
-    clustering's, for speakers with too few windows."""
+    embeddings of ``config.resegment_window_s`` windows (`resegment`); the clustering's centroids
+    (of ``embeddings`` [N, 192] by ``labels`` [N]) stand in for speakers with too few windows."""
     if not config.resegment_window_s or active.shape[1] < 2:
         return active
     windows = single_speaker_windows(active, local.frame_step_s, local.frame_offset_s, config.resegment_window_s,
@@ -203,8 +203,9 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, cen
     n = int(round(config.resegment_window_s / fbank_s))
     first = np.clip(np.round(windows.starts_s / fbank_s).astype(int), 0, max(0, len(fbank) - n))
     pieces = [fbank[f:f + n] - fbank[f:f + n].mean(axis=0, keepdims=True) for f in first]
-    labels = relabel(embed_pieces(pieces, config, steps), windows.speakers, centroids_, config.resegment_iterations)
-    return apply_labels(active, windows, labels, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
+    speakers = relabel(embed_pieces(pieces, config, steps), windows.speakers,
+                       centroids(embeddings, labels, np.arange(active.shape[1])), config.resegment_iterations)
+    return apply_labels(active, windows, speakers, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
 
 
 def fixed_length(frames: np.ndarray, n: int) -> np.ndarray:
@@ -376,9 +377,8 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     labels = cluster(embeddings, config)
     clusters = stitch(local, assign(embeddings, index, labels, *local.activity.shape[::2]), embedded)
     active, step = reconstruct(local, clusters, duration)
-    if len(labels):
-        active = resegmented(active, local, fbank, centroids(embeddings, labels, np.arange(active.shape[1])), config,
-                             partial(progress, "resegmentation") if progress else None)
+    active = resegmented(active, local, fbank, embeddings, labels, config,
+                         partial(progress, "resegmentation") if progress else None)
     turns = activity_to_turns(active, step, local.frame_offset_s, duration, file_id or Path(audio).stem)
     return Diarization(turns, float(active.any(axis=1).sum() * step), len({t.speaker for t in turns}),
                        len(local.starts_s), duration, spent + time.perf_counter() - began)
