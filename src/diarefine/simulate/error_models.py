@@ -11,8 +11,9 @@ A model says three things, all measured on real (reference, system) pairs by `fi
 Models are JSON files (schema ``diarefine.error_model/1``), loaded by path or by the name of a
 shipped one: ``empirical`` (fitted on VoxConverse test/dev system outputs: median |offset|
 about 150 ms, 29% false changes), ``pyannote-like`` (fitted on the built-in segmentation-3.0 +
-CAM++ diarizer's output on simulated dev conversations and ami-debug/train: median |offset|
-about 30 ms, 5% false changes, 22% missed changes), ``gaussian-0.5``, ``gaussian-1.0``. `perturb` applies a model to reference turns to make a realistic hypothesis.
+CAM++ diarizer's output, resegmentation included, on simulated dev conversations and
+ami-debug/train: median |offset| about 45 ms, 3% false changes, 11% missed changes),
+``gaussian-0.5``, ``gaussian-1.0``. `perturb` applies a model to reference turns to make a realistic hypothesis.
 """
 
 from __future__ import annotations
