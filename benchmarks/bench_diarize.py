@@ -7,7 +7,7 @@ For each set (every ``--corpus`` on its own, ``--sample`` the bundled sample), e
 (``simple``: silero-vad + resemblyzer + spectral clustering; ``segmentation``: segmentation-3.0
 + CAM++ + clustering, at each of ``--thresholds``, ``--steps`` (chunk hop) and
 ``--embedding-steps`` (hop of the embedded chunks)): collar-0 DER with its
-missed / false alarm / confusion split, md-eval DER (+/-250 ms, overlap not scored), the share
+missed / false alarm / confusion split, md-eval DER (+/-250 ms collar, overlap scored: `metrics.der`), the share
 of files whose speaker count is right, and the real-time factor (in process, 2 threads). The first
 row, "reference, at most 2 at once", scores the reference with the speech of a third or fourth
 simultaneous speaker removed (`rttm.cap_speakers`): segmentation-3.0's powerset holds two speakers
