@@ -110,6 +110,8 @@ def main() -> None:
                         help="most speech per CAM++ embedding (s)")
     parser.add_argument("--min-cluster", type=float, nargs="+", default=[SegmentationDiarizeConfig().min_cluster_s],
                         help="least seconds of embedded chunks per cluster")
+    parser.add_argument("--min-speaker", type=float, nargs="+", default=[SegmentationDiarizeConfig().min_speaker_s],
+                        help="least speech (s) of a speaker after reconstruction; less joins the nearest")
     parser.add_argument("--resegment", type=float, nargs=2, action="append", metavar=("WINDOW", "HOP"),
                         help="resegmentation window and hop (s); repeat for a grid; window 0: none "
                              "(default: the diarizer's)")
@@ -135,16 +137,17 @@ def main() -> None:
         local_cache: dict = {}
         for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
                                               for m in args.max_embed if e >= s]:
-            for threshold, min_cluster, (window, hop, rounds) in [(t, m, r) for t in args.thresholds
-                                                                  for m in args.min_cluster for r in resegment]:
+            for threshold, min_cluster, least, (window, hop, rounds) in [
+                    (t, m, a, r) for t in args.thresholds for m in args.min_cluster for a in args.min_speaker
+                    for r in resegment]:
                 config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step, max_embed_s=longest,
                                                    distance_threshold=threshold, min_cluster_s=min_cluster,
-                                                   resegment_window_s=window, resegment_hop_s=hop,
+                                                   min_speaker_s=least, resegment_window_s=window, resegment_hop_s=hop,
                                                    resegment_iterations=rounds)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
                 name = (f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
-                        f"min cluster {min_cluster:g} s, " + (f"reseg {window:g} / {hop:g} s x{rounds}" if window
+                        f"min cluster {min_cluster:g} s, min speaker {least:g} s, " + (f"reseg {window:g} / {hop:g} s x{rounds}" if window
                                                               else "no reseg"))
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
                                 sum(d.seconds for d in results.values())))

@@ -127,3 +127,19 @@ def test_progress_follows_the_batches_of_each_stage() -> None:
     assert resegmentation[-1][0] == resegmentation[-1][1] > 0
     segmentation = [(d, t) for s, d, t in calls if s == "segmentation"]
     assert segmentation[-1][0] == segmentation[-1][1] == 9 and len(segmentation) == 3  # 9 chunks, batches of 4
+
+
+def test_a_speaker_with_little_speech_joins_the_nearest_other() -> None:
+    from diarefine.segmentation_diarizer import fold_small_speakers
+
+    active = np.zeros((100, 3), bool)
+    active[:50, 0] = active[50:90, 1] = active[90:95, 2] = True
+    embeddings = unit(np.array([[1.0, 0.0], [0.0, 1.0], [0.2, 1.0]]))  # speaker 2 sounds like speaker 1
+    labels = np.array([0, 1, 2])
+    folded, relabelled = fold_small_speakers(active, embeddings, labels, min_frames=10)
+    assert folded.shape == (100, 2) and relabelled.tolist() == [0, 1, 1]
+    assert np.all(folded[50:95, 1]) and not folded[50:, 0].any()
+    same, kept = fold_small_speakers(active, embeddings, labels, min_frames=5)  # 5 frames: enough
+    assert same is active and kept is labels
+    # never fewer speakers than asked for
+    assert fold_small_speakers(active, embeddings, labels, min_frames=60, keep=2)[0].shape[1] == 2

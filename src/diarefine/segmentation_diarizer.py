@@ -12,7 +12,8 @@ one) -> every embedded local speaker assigned to a cluster, two local speakers o
 never to the same -> the local speakers of the other chunks stitched to the global speakers of
 the embedded chunks they overlap, by frame agreement -> reconstruction: per frame of the file,
 the clusters' activity averaged over the chunks that cover it and the local speaker count
-averaged likewise; the ``round(count)`` most active clusters are on -> resegmentation
+averaged likewise; the ``round(count)`` most active clusters are on -> speakers with under
+``min_speaker_s`` of speech joined to their nearest other (`fold_small_speakers`) -> resegmentation
 (`resegment`: the single-speaker runs re-labelled from CAM++ embeddings of ``resegment_window_s``
 windows, which splits the turns of two voices segmentation-3.0 merged into one local speaker)
 -> turns (overlap included).
@@ -57,6 +58,7 @@ class SegmentationDiarizeConfig:
     max_embed_s: Seconds = 4.0  # speech per embedding: the middle of longer ones, shorter ones repeated
     distance_threshold: float = 0.9  # cut of the centroid linkage (euclidean, between means of unit vectors)
     min_cluster_s: Seconds = 3.0  # a cluster's embeddings times the embedding hop; smaller ones join a large one
+    min_speaker_s: Seconds = 1.0  # speakers with less speech after reconstruction join their nearest other
     resegment_window_s: Seconds = 1.5  # CAM++ windows re-labelling the single-speaker runs; 0: no resegmentation
     resegment_hop_s: Seconds = 0.75
     resegment_iterations: int = 1  # rounds of nearest-centroid re-labelling
@@ -328,6 +330,27 @@ def reconstruct(local: LocalSpeakers, clusters: np.ndarray, duration_s: Seconds)
     return active[:, :n_speakers], step
 
 
+def fold_small_speakers(active: np.ndarray, embeddings: np.ndarray, labels: np.ndarray, min_frames: int,
+                        keep: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Speakers of ``active`` [F, K] on fewer than ``min_frames`` frames joined to the nearest (centroid
+    cosine) of the others, keeping at least ``keep`` -> (active [F, K'], labels [N] of the embeddings renumbered)."""
+    speech = active.sum(axis=0)
+    order = np.argsort(-speech, kind="stable")
+    small = [k for k in order[max(keep, 1):] if speech[k] < min_frames]
+    if not small:
+        return active, labels
+    large = np.array([k for k in range(active.shape[1]) if k not in small])
+    means = centroids(embeddings, labels, np.arange(active.shape[1]))
+    target = np.arange(active.shape[1])
+    for k in small:
+        target[k] = large[np.argmax(means[large] @ means[k])]
+    merged = np.zeros((len(active), len(large)), bool)
+    index = np.searchsorted(large, target)
+    for k in range(active.shape[1]):
+        merged[:, index[k]] |= active[:, k]
+    return merged, index[labels]
+
+
 def activity_to_turns(active: np.ndarray, step_s: Seconds, offset_s: Seconds, duration_s: Seconds,
                       file_id: str) -> list[Turn]:
     """Turns of each speaker's runs of active frames (frame i covers its centre +/- step / 2)."""
@@ -377,6 +400,9 @@ def diarize_segmentation(audio: str | Path, file_id: str | None = None,
     labels = cluster(embeddings, config)
     clusters = stitch(local, assign(embeddings, index, labels, *local.activity.shape[::2]), embedded)
     active, step = reconstruct(local, clusters, duration)
+    if config.min_speaker_s > 0 and config.num_speakers is None and len(labels):
+        active, labels = fold_small_speakers(active, embeddings, labels, int(config.min_speaker_s / step),
+                                             config.min_speakers)
     active = resegmented(active, local, fbank, embeddings, labels, config,
                          partial(progress, "resegmentation") if progress else None)
     turns = activity_to_turns(active, step, local.frame_offset_s, duration, file_id or Path(audio).stem)
