@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from diarefine.audio import load_audio
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import diarize
 from diarefine.display import percent, print_table
@@ -35,7 +36,6 @@ from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.metrics.scoring import score_set
 from diarefine.rttm import cap_speakers, load_uems, read_rttm
 from diarefine.samples import bundled_sample
-from diarefine.audio import load_audio
 from diarefine.segmentation_diarizer import (
     LocalSpeakers,
     SegmentationDiarizeConfig,
@@ -146,9 +146,9 @@ def main() -> None:
                                                    resegment_iterations=rounds)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
+                reseg = f"reseg {window:g} / {hop:g} s x{rounds}" if window else "no reseg"
                 name = (f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
-                        f"min cluster {min_cluster:g} s, min speaker {least:g} s, " + (f"reseg {window:g} / {hop:g} s x{rounds}" if window
-                                                              else "no reseg"))
+                        f"min cluster {min_cluster:g} s, min speaker {least:g} s, {reseg}")
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
                                 sum(d.seconds for d in results.values())))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",

@@ -12,7 +12,7 @@ Models are JSON files (schema ``diarefine.error_model/1``), loaded by path or by
 shipped one: ``empirical`` (fitted on VoxConverse test/dev system outputs: median |offset|
 about 150 ms, 29% false changes), ``pyannote-like`` (fitted on the built-in segmentation-3.0 +
 CAM++ diarizer's output, resegmentation included, on simulated dev conversations and
-ami-debug/train: median |offset| about 45 ms, 3% false changes, 11% missed changes),
+ami-debug/train: median |offset| about 45 ms, 2% false changes, 11% missed changes),
 ``gaussian-0.5``, ``gaussian-1.0``. `perturb` applies a model to reference turns to make a realistic hypothesis.
 """
 
