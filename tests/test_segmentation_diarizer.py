@@ -141,5 +141,9 @@ def test_a_speaker_with_little_speech_joins_the_nearest_other() -> None:
     assert np.all(folded[50:95, 1]) and not folded[50:, 0].any()
     same, kept = fold_small_speakers(active, embeddings, labels, min_frames=5)  # 5 frames: enough
     assert same is active and kept is labels
+    # embeddings of a cluster that got no frames keep a number past the speakers
+    _, renumbered = fold_small_speakers(active, unit(np.vstack([embeddings, [[0.0, -1.0]]])),
+                                        np.array([0, 1, 2, 3]), min_frames=10)
+    assert renumbered.tolist() == [0, 1, 1, 2]
     # never fewer speakers than asked for
     assert fold_small_speakers(active, embeddings, labels, min_frames=60, keep=2)[0].shape[1] == 2

@@ -348,6 +348,10 @@ def fold_small_speakers(active: np.ndarray, embeddings: np.ndarray, labels: np.n
     index = np.searchsorted(large, target)
     for k in range(active.shape[1]):
         merged[:, index[k]] |= active[:, k]
+    # a cluster no local speaker ended up in (the per-chunk assignment can pass one over) has no
+    # frames: its embeddings keep a number of their own, past the speakers
+    beyond = np.arange(active.shape[1], max(active.shape[1], labels.max(initial=-1) + 1))
+    index = np.concatenate([index, len(large) + beyond - active.shape[1]])
     return merged, index[labels]
 
 
