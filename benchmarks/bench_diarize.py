@@ -14,9 +14,10 @@ simultaneous speaker removed (`rttm.cap_speakers`): segmentation-3.0's powerset 
 per frame, so no diarizer built on it (pyannote 3.x's included) can score better than that row.
 The second, "local speakers, oracle clusters" (``--oracle``), gives each (chunk, local speaker)
 of segmentation-3.0 (at the first ``--steps``) the reference speaker it shares the most frames
-with (one-to-one per chunk) and reconstructs as the diarizer does, without resegmentation: the
-best any clustering of those local speakers can do; where they merge two voices, only
-resegmentation can do better.
+with (one-to-one per chunk) and reconstructs as the diarizer does, without resegmentation: a
+reference-informed clustering of those local speakers (not a strict bound: averaging over
+overlapping chunks can favour another assignment on a file), which no clustering can beat where
+they merge two voices. ``--per-recording`` adds each recording's DER per row.
 ``--pool`` scores all the sets as one (pooled DER). ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
 """
 
@@ -84,10 +85,14 @@ def oracle_turns(recording: Recording, config: SegmentationDiarizeConfig) -> lis
     return activity_to_turns(active, step, local.frame_offset_s, duration, recording.file_id)
 
 
-def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float) -> list[str]:
+def row(name: str, recs: list[Recording], hypotheses: dict, seconds: float, per_file: dict | None = None) -> list[str]:
+    """One table row; ``per_file`` (if given) collects each file's collar-0 / md-eval DER under ``name``."""
     ref = {r.file_id: list(r.turns) for r in recs}
     uem = {r.file_id: list(r.uem) for r in recs} if all(r.uem for r in recs) else None
     score = score_set(ref, hypotheses, uem, name=name, jobs=1).to_dict()
+    if per_file is not None:
+        per_file[name] = {f: f"{percent(d[HEADLINE]['der'])} / {percent(d[MDEVAL]['der'])}"
+                          for f, d in score["per_file"].items()}
     c0, md = score["der"][HEADLINE], score["der"][MDEVAL]
     right = sum(len({t.speaker for t in ref[f]}) == len({t.speaker for t in hypotheses[f]}) for f in ref)
     duration = sum(max(t.end for t in r.turns) for r in recs)
@@ -118,6 +123,8 @@ def main() -> None:
     parser.add_argument("--resegment-iterations", type=int, nargs="+",
                         default=[SegmentationDiarizeConfig().resegment_iterations])
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
+    parser.add_argument("--per-recording", action="store_true",
+                        help="also print each recording's DER (collar 0 / md-eval) per row")
     parser.add_argument("--oracle", action="store_true",
                         help="add the row of segmentation-3.0's local speakers clustered by the reference")
     args = parser.parse_args()
@@ -125,15 +132,17 @@ def main() -> None:
     resegment = [(w, h, i) for w, h in args.resegment or [(default.resegment_window_s, default.resegment_hop_s)]
                  for i in (args.resegment_iterations if w else [1])]
     for set_name, recs in sets(args.corpus, args.sample, args.skip, args.count, args.pool).items():
-        rows = [row("reference, at most 2 at once", recs, {r.file_id: cap_speakers(r.turns, 2) for r in recs}, 0.0)]
+        per_file: dict | None = {} if args.per_recording else None
+        rows = [row("reference, at most 2 at once", recs, {r.file_id: cap_speakers(r.turns, 2) for r in recs}, 0.0,
+                    per_file)]
         if args.oracle:
             config = SegmentationDiarizeConfig(step_s=args.steps[0])
             rows.append(row(f"local speakers (step {args.steps[0]:g} s), oracle clusters", recs,
-                            {r.file_id: oracle_turns(r, config) for r in recs}, 0.0))
+                            {r.file_id: oracle_turns(r, config) for r in recs}, 0.0, per_file))
         if not args.no_simple:
             results = {r.file_id: diarize(r.audio, r.file_id) for r in recs}
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
-                            sum(d.seconds for d in results.values())))
+                            sum(d.seconds for d in results.values()), per_file))
         local_cache: dict = {}
         for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
                                               for m in args.max_embed if e >= s]:
@@ -150,9 +159,13 @@ def main() -> None:
                 name = (f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
                         f"min cluster {min_cluster:g} s, min speaker {least:g} s, {reseg}")
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
-                                sum(d.seconds for d in results.values())))
+                                sum(d.seconds for d in results.values()), per_file))
         print_table(f"{set_name}: {len(recs)} recordings", ["diarizer", "DER c0 (miss / FA / conf)", "DER md-eval",
                                                            "speaker count right", "RTF"], rows)
+        if per_file:
+            files = [r.file_id for r in recs]
+            print_table(f"{set_name}: DER collar 0 / md-eval of each recording", ["diarizer", *files],
+                        [[name, *(scores[f] for f in files)] for name, scores in per_file.items()])
 
 
 if __name__ == "__main__":
