@@ -14,6 +14,7 @@ from diarefine.metrics.scoring import score_set
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import (
+    FbankWindows,
     LocalSpeakers,
     SegmentationDiarizeConfig,
     activity_to_turns,
@@ -55,6 +56,14 @@ def test_two_local_speakers_of_a_chunk_never_share_a_cluster() -> None:
     index = np.array([[0, 0], [0, 1], [1, 0]])  # chunk 0 has two speakers both closer to cluster 0
     clusters = assign(emb, index, np.array([0, 0, 1]), n_chunks=2, n_local=3)
     assert clusters[0, 0] != clusters[0, 1] and clusters[0, 2] == -1 and clusters[1, 0] == 1
+
+
+def test_fbank_windows_are_cut_and_mean_normalised_when_read() -> None:
+    fbank = np.random.default_rng(0).normal(size=(50, 80)).astype(np.float32)
+    windows = FbankWindows(fbank, np.array([0, 7, 40]), 10)
+    assert len(windows) == 3 and len(list(windows)) == 3
+    np.testing.assert_allclose(windows[1], fbank[7:17] - fbank[7:17].mean(axis=0))
+    np.testing.assert_allclose(windows[2].mean(axis=0), 0, atol=1e-6)
 
 
 def test_reconstruction_averages_overlapping_chunks_into_turns() -> None:

@@ -25,7 +25,7 @@ float32 for the file). Output is deterministic.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -175,15 +175,18 @@ def embed_local_speakers(fbank: np.ndarray, local: LocalSpeakers, config: Segmen
 
 
 @torch.inference_mode()
-def embed_pieces(pieces: list[np.ndarray], config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
-    """CAM++ embeddings [K, 192], L2-normalised, of mean-normalised fbank pieces of one length [T, 80],
-    in batches of about `networks.campplus.BATCH_FRAMES` frames."""
+def embed_pieces(pieces: Sequence[np.ndarray], config: SegmentationDiarizeConfig,
+                 steps: Steps | None = None) -> np.ndarray:
+    """CAM++ embeddings [K, 192], L2-normalised, of mean-normalised fbank pieces of one length [T, 80]
+    (a list, or a lazy sequence such as `FbankWindows`), in batches of about
+    `networks.campplus.BATCH_FRAMES` frames."""
     network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32)
     batches, size = [], batch_size_for(len(pieces[0]), config.batch_size)
     for lo in range(0, len(pieces), size):
-        batches.append(network(torch.from_numpy(np.stack(pieces[lo:lo + size]))).numpy())
+        batch = np.stack([pieces[i] for i in range(lo, min(lo + size, len(pieces)))])
+        batches.append(network(torch.from_numpy(batch)).numpy())
         if steps:
             steps(min(lo + size, len(pieces)), len(pieces))
     emb = np.concatenate(batches)
@@ -204,10 +207,24 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n = int(round(config.resegment_window_s / fbank_s))
     first = np.clip(np.round(windows.starts_s / fbank_s).astype(int), 0, max(0, len(fbank) - n))
-    pieces = [fbank[f:f + n] - fbank[f:f + n].mean(axis=0, keepdims=True) for f in first]
-    speakers = relabel(embed_pieces(pieces, config, steps), windows.speakers,
+    speakers = relabel(embed_pieces(FbankWindows(fbank, first, n), config, steps), windows.speakers,
                        centroids(embeddings, labels, np.arange(active.shape[1])), config.resegment_iterations)
     return apply_labels(active, windows, speakers, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
+
+
+class FbankWindows(Sequence):
+    """The mean-normalised fbank windows ``fbank[f:f + n]`` [n, 80] for each start frame ``f`` of
+    ``first``, cut when read: a long file's thousands of windows never sit in memory at once."""
+
+    def __init__(self, fbank: np.ndarray, first: np.ndarray, n: int) -> None:
+        self.fbank, self.first, self.n = fbank, first, n
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        window = self.fbank[self.first[i]:self.first[i] + self.n]
+        return window - window.mean(axis=0, keepdims=True)
 
 
 def fixed_length(frames: np.ndarray, n: int) -> np.ndarray:
