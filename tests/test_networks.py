@@ -117,6 +117,8 @@ def test_kaldi_fbank_frames() -> None:
     assert kaldi_fbank(np.zeros(399, np.float32)).shape == (0, 80)
     x = np.random.default_rng(0).standard_normal(16_000).astype(np.float32) * 0.1
     assert kaldi_fbank(x).shape == (1 + (16_000 - 400) // 160, 80)
+    # fed in blocks (the last one short, none a multiple of the hop): the very same frames
+    np.testing.assert_array_equal(kaldi_fbank(x, block_samples=3_001), kaldi_fbank(x, block_samples=len(x)))
 
 
 def test_span_fbanks_from_the_spans_own_samples_equal_the_whole_audios() -> None:

@@ -68,13 +68,15 @@ def check_audio_covers(info: AudioInfo, turns_end_s: Seconds, file_id: str,
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """[n] or [n, channels] -> [n] float32, the mean of the channels.
+    """[n] or [n, channels] -> [n] float32, the mean of the channels (one channel: a view, no copy).
 
     >>> to_mono(np.array([[1.0, 0.0], [0.5, 0.5]])).tolist()
     [0.5, 0.5]
     """
     samples = np.asarray(samples, dtype=np.float32)
-    return samples if samples.ndim == 1 else samples.mean(axis=1, dtype=np.float32)
+    if samples.ndim == 1:
+        return samples
+    return samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1, dtype=np.float32)
 
 
 def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -259,9 +259,12 @@ def n_fbank_frames(n_samples):
     return int(frames) if frames.ndim == 0 else frames
 
 
-def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000) -> np.ndarray:
+def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000,
+                block_samples: int = 60 * 16_000) -> np.ndarray:
     """Kaldi log-mel filterbank of mono audio [N] float32 (kaldi-native-fbank, exactly Kaldi's) ->
-    [F, n_mels] with F = 1 + (N - 400) // 160 frames (frame f covers samples [160 f, 160 f + 400))."""
+    [F, n_mels] with F = 1 + (N - 400) // 160 frames (frame f covers samples [160 f, 160 f + 400)).
+    The audio goes in ``block_samples`` at a time and each block's frames are popped into the
+    output, so an hour takes the output's memory (115 MB) and not several times it."""
     try:
         import kaldi_native_fbank as knf
     except ImportError as exc:
@@ -273,9 +276,20 @@ def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000) 
     options.frame_opts.samp_freq = sample_rate
     options.mel_opts.num_bins = n_mels
     fbank = knf.OnlineFbank(options)
-    fbank.accept_waveform(sample_rate, np.ascontiguousarray(audio, dtype=np.float32))
-    fbank.input_finished()
-    return np.stack([fbank.get_frame(i) for i in range(fbank.num_frames_ready)]).astype(np.float32)
+    out = np.empty((int(n_fbank_frames(len(audio))), n_mels), np.float32)
+    done = 0
+    for lo in range(0, len(audio), block_samples):
+        fbank.accept_waveform(sample_rate, np.ascontiguousarray(audio[lo:lo + block_samples], dtype=np.float32))
+        if lo + block_samples >= len(audio):
+            fbank.input_finished()
+        ready = fbank.num_frames_ready
+        for i in range(done, ready):  # frame indices stay absolute after a pop
+            out[i] = fbank.get_frame(i)
+        fbank.pop(ready - done)
+        done = ready
+    if done != len(out):
+        raise RuntimeError(f"kaldi-native-fbank gave {done} frames for {len(audio)} samples, expected {len(out)}")
+    return out
 
 
 @functools.lru_cache(maxsize=2)
