@@ -5,7 +5,8 @@
 
 For each set (every ``--corpus`` on its own, ``--sample`` the bundled sample), each diarizer
 (``simple``: silero-vad + resemblyzer + spectral clustering; ``segmentation``: segmentation-3.0
-+ CAM++ + clustering, at each of ``--thresholds``, ``--steps`` (chunk hop) and
++ CAM++ + clustering, at each of ``--thresholds``, ``--chunks`` (segmentation-3.0's chunk length),
+``--steps`` (chunk hop) and
 ``--embedding-steps`` (hop of the embedded chunks)): collar-0 DER with its
 missed / false alarm / confusion split, md-eval DER (+/-250 ms collar, overlap scored: `metrics.der`), the share
 of files whose speaker count is right, and the real-time factor (in process, 2 threads). The first
@@ -108,6 +109,8 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N recordings of each corpus")
     parser.add_argument("--count", type=int)
     parser.add_argument("--thresholds", type=float, nargs="+", default=[SegmentationDiarizeConfig().distance_threshold])
+    parser.add_argument("--chunks", type=float, nargs="+", default=[SegmentationDiarizeConfig().chunk_s],
+                        help="segmentation-3.0's chunk length (s; it was trained on 10)")
     parser.add_argument("--steps", type=float, nargs="+", default=[SegmentationDiarizeConfig().step_s])
     parser.add_argument("--embedding-steps", type=float, nargs="+",
                         default=[SegmentationDiarizeConfig().embedding_step_s])
@@ -144,19 +147,22 @@ def main() -> None:
             rows.append(row("simple", recs, {f: d.turns for f, d in results.items()},
                             sum(d.seconds for d in results.values()), per_file))
         local_cache: dict = {}
-        for step, embedding_step, longest in [(s, e, m) for s in args.steps for e in args.embedding_steps
-                                              for m in args.max_embed if e >= s]:
+        for chunk, step, embedding_step, longest in [(c, s, e, m) for c in args.chunks for s in args.steps
+                                                     for e in args.embedding_steps for m in args.max_embed
+                                                     if s <= e <= c]:
             for threshold, min_cluster, least, (window, hop, rounds) in [
                     (t, m, a, r) for t in args.thresholds for m in args.min_cluster for a in args.min_speaker
                     for r in resegment]:
-                config = SegmentationDiarizeConfig(step_s=step, embedding_step_s=embedding_step, max_embed_s=longest,
-                                                   distance_threshold=threshold, min_cluster_s=min_cluster,
-                                                   min_speaker_s=least, resegment_window_s=window, resegment_hop_s=hop,
+                config = SegmentationDiarizeConfig(chunk_s=chunk, step_s=step, embedding_step_s=embedding_step,
+                                                   max_embed_s=longest, distance_threshold=threshold,
+                                                   min_cluster_s=min_cluster, min_speaker_s=least,
+                                                   resegment_window_s=window, resegment_hop_s=hop,
                                                    resegment_iterations=rounds)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
                 reseg = f"reseg {window:g} / {hop:g} s x{rounds}" if window else "no reseg"
-                name = (f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
+                name = (("" if chunk == default.chunk_s else f"chunk {chunk:g} s, ")
+                        + f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
                         f"min cluster {min_cluster:g} s, min speaker {least:g} s, {reseg}")
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
                                 sum(d.seconds for d in results.values()), per_file))
