@@ -12,7 +12,9 @@ the change oracle moving only the changes of one kind (`types.Change.kind`: a cl
 overlap, other), every classical refiner, every model of ``--models``, each at its own threshold or at each of
 ``--thresholds``; and each with pause-match / overlap-match moving the changes with a clean pause /
 overlap in the hypothesis that they are sure of, as ``refine`` does by default: "+ shapes"): the relative
-change of DER, the share of the oracle's gain it reaches, how many hypotheses it made worse
+change of DER (with its 90% interval over bootstrap resamples of the recordings, each with all of
+its hypotheses: how much the number could move had other recordings been drawn), the share of the
+oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
 matched to a reference change; ``--per-recording`` adds each recording's relative change (its seeds
 pooled), to see where a refiner's gain or harm comes from. The ami-debug meetings may be among segmentation-3.0's
@@ -34,6 +36,7 @@ from diarefine.audio import audio_info
 from diarefine.data.corpus import Recording, discover_corpus
 from diarefine.diarize import DiarizeConfig
 from diarefine.display import percent, print_table, seconds
+from diarefine.metrics.bootstrap import relative_change_interval
 from diarefine.metrics.der import HEADLINE
 from diarefine.refine.compare import change_oracle, compare
 from diarefine.refine.files import open_input
@@ -122,16 +125,22 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
     before = scores["no refinement"].der[HEADLINE]
     gain = before.total.der - scores["change oracle"].der[HEADLINE].total.der
     rows = []
+    ids = list(hyps)
+    recording = np.array([hyps[h][0].file_id for h in ids])
+    error_s = lambda result: np.array([result.per_file[h].error_s for h in ids])  # noqa: E731
     for name, score in scores.items():
         der = score.der[HEADLINE]
         worse = sum(der.per_file[h].der > before.per_file[h].der + WORSE_POINTS for h in hyps)
         better = sum(der.per_file[h].der < before.per_file[h].der - WORSE_POINTS for h in hyps)
         matched = score.boundary.matched
-        rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%",
+        low, high = relative_change_interval(error_s(before), error_s(der), recording)
+        interval = f" [{100 * low:+.0f}, {100 * high:+.0f}]" if name != "no refinement" and low == low else ""
+        rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%{interval}",
                      percent((before.total.der - der.total.der) / gain, 0) if gain > 0 else "-",
                      f"{better} / {worse}", seconds(matched.median_s), percent(matched.accuracy[0.1], 1),
                      f"{speed[name]:.3f}" if name in speed else "-"])
-    print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM; boundary error of the changes matched "
+    print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM (rel. change [90% interval over "
+                f"recordings, bootstrap]); boundary error of the changes matched "
                 f"within {scores['no refinement'].boundary.match_tolerance_s:g} s",
                 ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse",
                  "boundary median", "acc@100 ms", "RTF"], rows)

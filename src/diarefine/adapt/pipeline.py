@@ -45,6 +45,7 @@ from ..errors import DiarefineError
 from ..evaluation import predict
 from ..fileio import OutputSet
 from ..metrics.boundary import window_metrics
+from ..metrics.bootstrap import resampled_ratios
 from ..models import Checkpoint, load_checkpoint, save_checkpoint
 from ..refine.files import FileInput
 from ..refine.resolve import resolve_model
@@ -161,14 +162,10 @@ def clearly_lower(cost_s: np.ndarray, baseline_s: np.ndarray, groups: np.ndarray
     >>> clearly_lower(np.r_[np.zeros(36), np.ones(4)], np.full(40, 0.05), g)  # lower on 9 changes of 10, not clearly
     False
     """
-    _, index = np.unique(groups, return_inverse=True)
-    n_groups = int(index.max()) + 1 if len(index) else 0
-    if n_groups < 2:
+    if len(np.unique(groups)) < 2:
         return False
-    difference = np.bincount(index, weights=cost_s - baseline_s, minlength=n_groups)  # [G] summed per group
-    size = np.bincount(index, minlength=n_groups).astype(float)
-    picks = np.random.default_rng(seed).integers(0, n_groups, size=(n_resamples, n_groups))  # [R, G]
-    return float(np.mean(difference[picks].sum(axis=1) / size[picks].sum(axis=1) < 0)) >= confidence
+    mean_difference = resampled_ratios(cost_s - baseline_s, np.ones(len(cost_s)), groups, n_resamples, seed)
+    return float(np.mean(mean_difference < 0)) >= confidence
 
 
 def held_out_score(offset_s: np.ndarray, confidence: np.ndarray, true_offset_s: np.ndarray, has_change: np.ndarray,
