@@ -17,7 +17,8 @@ its hypotheses: how much the number could move had other recordings been drawn),
 oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
 matched to a reference change; ``--per-recording`` adds each recording's relative change (its seeds
-pooled), to see where a refiner's gain or harm comes from. The ami-debug meetings may be among segmentation-3.0's
+pooled), to see where a refiner's gain or harm comes from; ``--against ROW`` adds each row's DER
+relative to that row's, paired by hypothesis, with its interval: to choose between two refiners. The ami-debug meetings may be among segmentation-3.0's
 training data, so numbers of refiners built on it (``segmentation-snap``, ``pause-match``,
 ``overlap-match``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
@@ -87,10 +88,11 @@ def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement,
 
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
            thresholds: list[float] | None, with_shapes: bool = True, per_recording: bool = False,
-           options: dict | None = None) -> None:
+           options: dict | None = None, against: str | None = None) -> None:
     """Refine every hypothesis with every refiner (alone, and with the shape matchers deciding the
     changes with a clean pause / overlap, as `refine` does by default) and print the pooled before /
-    after table. ``options``: `Refiner` keyword arguments of the shape matchers' refiner, as the models had."""
+    after table. ``options``: `Refiner` keyword arguments of the shape matchers' refiner, as the models had.
+    ``against``: a row's name; each row's DER relative to that row's, paired by hypothesis, with its interval."""
     relabel = lambda turns, hid: [t.__class__(hid, t.start, t.end, t.speaker) for t in turns]  # noqa: E731
     reference = {hid: relabel(r.turns, hid) for hid, (r, _) in hyps.items()}
     uem = {hid: [u.__class__(hid, u.start, u.end) for u in r.uem] for hid, (r, _) in hyps.items()} \
@@ -124,6 +126,8 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
     scores = {s.name: s for s in compare(reference, versions, uem, jobs=2).scores}
     before = scores["no refinement"].der[HEADLINE]
     gain = before.total.der - scores["change oracle"].der[HEADLINE].total.der
+    if against is not None and against not in scores:
+        raise SystemExit(f"--against {against!r} is no row of this table; rows: {', '.join(scores)}")
     rows = []
     ids = list(hyps)
     recording = np.array([hyps[h][0].file_id for h in ids])
@@ -135,14 +139,22 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
         matched = score.boundary.matched
         low, high = relative_change_interval(error_s(before), error_s(der), recording)
         interval = f" [{100 * low:+.0f}, {100 * high:+.0f}]" if name != "no refinement" and low == low else ""
+        paired = []
+        if against is not None:
+            base = scores[against].der[HEADLINE]
+            low, high = relative_change_interval(error_s(base), error_s(der), recording)
+            paired = [f"{100 * (der.total.der / base.total.der - 1):+.1f}%"
+                      + (f" [{100 * low:+.0f}, {100 * high:+.0f}]" if name != against and low == low else "")]
         rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%{interval}",
+                     *paired,
                      percent((before.total.der - der.total.der) / gain, 0) if gain > 0 else "-",
                      f"{better} / {worse}", seconds(matched.median_s), percent(matched.accuracy[0.1], 1),
                      f"{speed[name]:.3f}" if name in speed else "-"])
     print_table(f"{title}: {len(hyps)} hypotheses, collar-0 DER with the UEM (rel. change [90% interval over "
                 f"recordings, bootstrap]); boundary error of the changes matched "
                 f"within {scores['no refinement'].boundary.match_tolerance_s:g} s",
-                ["refiner", "DER c0", "rel. change", "share of oracle gain", "files better / worse",
+                ["refiner", "DER c0", "rel. change", *([f"vs {against}"] if against else []), "share of oracle gain",
+                 "files better / worse",
                  "boundary median", "acc@100 ms", "RTF"], rows)
     if per_recording:
         print_per_recording(title, hyps, {name: score.der[HEADLINE].per_file for name, score in scores.items()})
@@ -183,6 +195,9 @@ def main() -> None:
                              "(ProfileConfig; default: each model's own)")
     parser.add_argument("--region-span", type=float, help="changes within this many seconds share one pass of the "
                         "front end (Refiner.region_span_s; 0: one per change; default: refine's own)")
+    parser.add_argument("--against", metavar="ROW",
+                        help="a row's name (e.g. 'contrastive-seg @ 0.9 + shapes'): add each row's DER relative to it, "
+                             "paired by hypothesis, with its 90%% interval over recordings")
     parser.add_argument("--per-recording", action="store_true",
                         help="also a table of each recording's relative DER change (its seeds pooled)")
     args = parser.parse_args()
@@ -200,7 +215,7 @@ def main() -> None:
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,
-               not args.no_shape_rows, args.per_recording, options)
+               not args.no_shape_rows, args.per_recording, options, args.against)
 
 
 if __name__ == "__main__":
