@@ -12,7 +12,9 @@ the evaluation recordings themselves) with those hypotheses, no reference used. 
 recordings' hypotheses, and their references perturbed with ``--error-model`` (``--seeds``
 copies), are refined with both models, each at its own threshold (the adapted one's is tuned
 by ``adapt`` on held-out re-mixed conversations), and scored with collar-0 DER and the UEM
-(`bench_real.report`; each alone and "+ shapes" (pause- and overlap-match), as `refine` runs it by default).
+(`bench_real.report`; each alone and "+ shapes" (pause- and overlap-match), as `refine` runs it by default;
+a column gives each row's DER relative to the unadapted model's + shapes, paired by hypothesis, with
+its 90% interval over recordings).
 ``--telephone`` first turns every recording into a narrow-band channel
 (300-3400 Hz, through 8 kHz): a stand-in new domain. The adaptation's own summary (minutes
 harvested, windows, held-out metrics, wall time on this machine) is printed first.
@@ -99,9 +101,10 @@ def main() -> None:
         refiners[1].model_name = f"adapted ({Path(args.out).name})"
         title = " + ".join(args.eval + (["sample"] if args.sample else [])) + (" (telephone)" if args.telephone else "")
         eval_system = system if adapt_recs is evaluated else hypotheses(evaluated, "diarize", 0)
-        report(f"{title}, diarize", eval_system, refiners, None)
+        unadapted = f"{refiners[0].model_name} @ {refiners[0].threshold:g} + shapes"  # as `refine` runs it
+        report(f"{title}, diarize", eval_system, refiners, None, against=unadapted)
         report(f"{title}, perturb ({args.error_model})", hypotheses(evaluated, "perturb", args.seeds, args.error_model),
-               refiners, None)
+               refiners, None, against=unadapted)
 
 
 if __name__ == "__main__":
