@@ -18,9 +18,10 @@ oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
 matched to a reference change; ``--per-recording`` adds each recording's relative change (its seeds
 pooled), to see where a refiner's gain or harm comes from; ``--against ROW`` adds each row's DER
-relative to that row's, paired by hypothesis, with its interval: to choose between two refiners. The ami-debug meetings may be among segmentation-3.0's
-training data, so numbers of refiners built on it (``segmentation-snap``, ``pause-match``,
-``overlap-match``, ``pyannote-seg`` models) are optimistic here. Use ``ami-debug/train``
+relative to that row's, paired by hypothesis, with its interval: to choose between two refiners.
+The ami-debug meetings may be among segmentation-3.0's training data, so numbers of refiners built
+on it (``segmentation-snap``, ``pause-match``, ``overlap-match``, ``pyannote-seg`` models) are
+optimistic here. Use ``ami-debug/train``
 to choose settings; report on dev + test.
 """
 
