@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 
@@ -16,8 +17,12 @@ def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]
     for row in rows:
         table.add_row(*row)
     if console is None:
-        # Piped or captured output gets a wide console so that tables are not wrapped.
-        console = Console() if Console().is_terminal else Console(width=160)
+        # Piped or captured output gets a console as wide as the table (at least 160 columns), so that no
+        # cell is wrapped or cut to "…" however many columns it has.
+        console = Console()
+        if not console.is_terminal:
+            natural = Measurement.get(console, console.options.update_width(100_000), table).maximum
+            console = Console(width=max(160, natural))
     console.print(table)
 
 
