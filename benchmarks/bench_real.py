@@ -130,24 +130,13 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
     if against is not None and against not in scores:
         raise SystemExit(f"--against {against!r} is no row of this table; rows: {', '.join(scores)}")
     rows = []
-    ids = list(hyps)
-    recording = np.array([hyps[h][0].file_id for h in ids])
-    error_s = lambda result: np.array([result.per_file[h].error_s for h in ids])  # noqa: E731
     for name, score in scores.items():
         der = score.der[HEADLINE]
         worse = sum(der.per_file[h].der > before.per_file[h].der + WORSE_POINTS for h in hyps)
         better = sum(der.per_file[h].der < before.per_file[h].der - WORSE_POINTS for h in hyps)
         matched = score.boundary.matched
-        low, high = relative_change_interval(error_s(before), error_s(der), recording)
-        interval = f" [{100 * low:+.0f}, {100 * high:+.0f}]" if name != "no refinement" and low == low else ""
-        paired = []
-        if against is not None:
-            base = scores[against].der[HEADLINE]
-            low, high = relative_change_interval(error_s(base), error_s(der), recording)
-            paired = [f"{100 * (der.total.der / base.total.der - 1):+.1f}%"
-                      + (f" [{100 * low:+.0f}, {100 * high:+.0f}]" if name != against and low == low else "")]
-        rows.append([name, percent(der.total.der), f"{100 * (der.total.der / before.total.der - 1):+.1f}%{interval}",
-                     *paired,
+        paired = [] if against is None else [relative_change(hyps, scores[against].der[HEADLINE], der)]
+        rows.append([name, percent(der.total.der), relative_change(hyps, before, der), *paired,
                      percent((before.total.der - der.total.der) / gain, 0) if gain > 0 else "-",
                      f"{better} / {worse}", seconds(matched.median_s), percent(matched.accuracy[0.1], 1),
                      f"{speed[name]:.3f}" if name in speed else "-"])
@@ -159,6 +148,18 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
                  "boundary median", "acc@100 ms", "RTF"], rows)
     if per_recording:
         print_per_recording(title, hyps, {name: score.der[HEADLINE].per_file for name, score in scores.items()})
+
+
+def relative_change(hyps: dict[str, tuple[Recording, list]], base, result) -> str:
+    """Pooled DER of ``result`` relative to ``base`` (`metrics.der` results over ``hyps``), with its 90%
+    interval over bootstrap resamples of the recordings (a recording's hypotheses move together)."""
+    ids = list(hyps)
+    error_s = lambda r: np.array([r.per_file[h].error_s for h in ids])  # noqa: E731
+    change = result.total.der / base.total.der - 1 if base.total.der > 0 else float("nan")
+    if result is base:
+        return f"{100 * change:+.1f}%"
+    low, high = relative_change_interval(error_s(base), error_s(result), np.array([hyps[h][0].file_id for h in ids]))
+    return f"{100 * change:+.1f}%" + (f" [{100 * low:+.0f}, {100 * high:+.0f}]" if low == low else "")
 
 
 def print_per_recording(title: str, hyps: dict[str, tuple[Recording, list]], per_file: dict[str, dict]) -> None:
