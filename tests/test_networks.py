@@ -14,7 +14,14 @@ from diarefine.embeddings import EMBEDDERS
 from diarefine.embeddings.campplus import span_fbanks, span_frames
 from diarefine.errors import InputFileError
 from diarefine.features import FEATURES
-from diarefine.networks.campplus import CAMPPlus, CAMPPlusConfig, kaldi_fbank, load_campplus, n_fbank_frames
+from diarefine.networks.campplus import (
+    CAMPPlus,
+    CAMPPlusConfig,
+    fused_for_inference,
+    kaldi_fbank,
+    load_campplus,
+    n_fbank_frames,
+)
 from diarefine.networks.pyannet import (
     PyanNet,
     PyanNetConfig,
@@ -111,6 +118,31 @@ def test_campplus_strict_save_load_and_refusals(tmp_path: Path) -> None:
     assert float(cosine.min()) > 0.99  # float16 storage, float32 compute
     with pytest.raises(InputFileError, match="not a CAM\\+\\+ state dict of this size"):
         load_campplus(tmp_path / "t.pt")  # the full-size architecture
+
+
+def test_campplus_fused_for_inference_gives_the_same_embeddings_and_the_cam_mask_is_per_frame() -> None:
+    torch.manual_seed(0)
+    model = CAMPPlus(TINY_CAMPPLUS)
+    for module in model.modules():  # BatchNorms that are not the identity, so folding them matters
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    fused = fused_for_inference(model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in fused.modules()) < len(norms)
+    fbank = torch.randn(3, 230, 80)  # three 100-frame mask segments after the stride-2 TDNN (115 frames)
+    with torch.no_grad():
+        assert float(torch.nn.functional.cosine_similarity(model(fbank), fused(fbank)).min()) > 0.99999
+        # the mask's MLP runs once per 100-frame segment: the same as running it on every frame's context
+        layer = model.xvector.block1.tdnnd1.cam_layer
+        x = torch.randn(2, layer.linear1.in_channels, 230)
+        frame_means = torch.cat([x[..., i:i + 100].mean(-1, keepdim=True).expand(-1, -1, min(100, 230 - i))
+                                 for i in range(0, 230, 100)], -1)
+        per_frame = torch.sigmoid(layer.linear2(layer.relu(layer.linear1(x.mean(-1, keepdim=True) + frame_means))))
+        torch.testing.assert_close(layer(x), layer.linear_local(x) * per_frame)
+    assert all(not p.requires_grad for p in fused.parameters())
+    assert sum(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()) == len(norms)  # a copy
 
 
 def test_kaldi_fbank_frames() -> None:

