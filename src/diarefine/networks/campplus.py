@@ -74,8 +74,8 @@ class ResBlock2d(nn.Module):
                                           nn.BatchNorm2d(planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)), inplace=True)))
-        return F.relu(out + self.shortcut(x), inplace=True)
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + self.shortcut(x))
 
 
 class FCM(nn.Module):
@@ -93,8 +93,8 @@ class FCM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # channels-last 2-D activations: oneDNN's convolutions run about a fifth faster on CPUs that way
-        out = F.relu(self.bn1(self.conv1(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))), inplace=True)
-        out = F.relu(self.bn2(self.conv2(self.layer2(self.layer1(out)))), inplace=True)
+        out = F.relu(self.bn1(self.conv1(x.unsqueeze(1).contiguous(memory_format=torch.channels_last))))
+        out = F.relu(self.bn2(self.conv2(self.layer2(self.layer1(out)))))
         b, c, f, t = out.shape
         return out.contiguous().reshape(b, c * f, t)
 
