@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.cluster.hierarchy import fcluster, linkage
 
 from diarefine.cli import main
 from diarefine.metrics.der import HEADLINE, MDEVAL
@@ -21,6 +22,7 @@ from diarefine.segmentation_diarizer import (
     assign,
     chunk_starts,
     cluster,
+    cut_by_merge_order,
     diarize_segmentation,
     embedded_chunks,
     reconstruct,
@@ -49,6 +51,19 @@ def test_clustering_finds_the_speakers_and_respects_counts() -> None:
     assert len(set(cluster(emb, SegmentationDiarizeConfig(num_speakers=2)))) == 2
     assert len(set(cluster(emb, SegmentationDiarizeConfig(max_speakers=2)))) == 2
     assert len(set(cluster(emb, SegmentationDiarizeConfig(distance_threshold=5.0, min_speakers=2)))) == 2
+
+
+def test_a_given_speaker_count_is_met_on_non_monotonic_centroid_trees() -> None:
+    # noisy speakers: centroid linkage's tree has inversions, where scipy's maxclust cut leaves fewer
+    rng = np.random.default_rng(8)
+    emb = unit(np.repeat(rng.normal(size=(6, 16)), 5, axis=0) + 1.5 * rng.normal(size=(30, 16))).astype(np.float32)
+    tree = linkage(emb, method="centroid", metric="euclidean")
+    assert np.any(np.diff(tree[:, 2]) < 0)
+    assert any(len(set(fcluster(tree, k, criterion="maxclust"))) < k for k in range(2, 11))
+    assert [len(set(cut_by_merge_order(tree, k))) for k in range(1, 31)] == list(range(1, 31))
+    assert [len(set(cluster(emb, SegmentationDiarizeConfig(num_speakers=k)))) for k in range(1, 11)] == \
+        list(range(1, 11))
+    assert len(set(cluster(emb, SegmentationDiarizeConfig(distance_threshold=0.0, max_speakers=4)))) == 4
 
 
 def test_two_local_speakers_of_a_chunk_never_share_a_cluster() -> None:

@@ -284,6 +284,30 @@ def stitch(local: LocalSpeakers, clusters: np.ndarray, embedded: np.ndarray) -> 
     return out
 
 
+def cut_by_merge_order(tree: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Labels [N] (0..k-1, in order of first member) of the k = ``n_clusters`` clusters (at most N) left
+    after the first N - k merges of a scipy linkage ``tree`` [N - 1, 4].
+
+    ``fcluster(tree, k, criterion="maxclust")`` cuts at a height instead, and on the non-monotonic
+    trees of centroid linkage (a merge lower than the one before it) that can leave far fewer
+    clusters than asked for: one speaker for ``--num-speakers 2``.
+
+    >>> tree = np.array([[0, 1, 0.1, 2], [2, 3, 0.2, 2], [4, 5, 0.9, 4]])
+    >>> cut_by_merge_order(tree, 2).tolist(), cut_by_merge_order(tree, 3).tolist()
+    ([0, 0, 1, 1], [0, 0, 1, 2])
+    """
+    n = len(tree) + 1
+    k = min(max(n_clusters, 1), n)
+    parent = np.arange(2 * n - 1)  # leaves 0..n-1, then merge i makes node n + i
+    for i, (a, b) in enumerate(tree[:n - k, :2].astype(int)):
+        parent[[a, b]] = n + i
+    root = parent
+    while not np.array_equal(root[root], root):  # follow every node up to its last merge
+        root = root[root]
+    _, first, labels = np.unique(root[:n], return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[labels]  # numbered in order of their first member
+
+
 def cluster(embeddings: np.ndarray, config: SegmentationDiarizeConfig) -> np.ndarray:
     """Cluster labels [K] (0..n-1, largest cluster first) of L2-normalised embeddings [K, D]."""
     if len(embeddings) < 2:
@@ -295,9 +319,8 @@ def cluster(embeddings: np.ndarray, config: SegmentationDiarizeConfig) -> np.nda
     n = len(large)
     wanted = config.num_speakers or min(max(n, config.min_speakers), config.max_speakers)
     if wanted != n:
-        labels = fcluster(tree, wanted, criterion="maxclust") - 1
-        sizes = np.bincount(labels)
-        large = np.argsort(-sizes)[:wanted]
+        labels = cut_by_merge_order(tree, wanted)
+        large = np.unique(labels)
     labels = np.argmax(embeddings @ centroids(embeddings, labels, large).T, axis=1)  # small ones join a large one
     order = np.argsort(-np.bincount(labels, minlength=len(large)), kind="stable")
     return np.argsort(order)[labels]
