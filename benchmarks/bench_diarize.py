@@ -125,6 +125,8 @@ def main() -> None:
                              "(default: the diarizer's)")
     parser.add_argument("--resegment-iterations", type=int, nargs="+",
                         default=[SegmentationDiarizeConfig().resegment_iterations])
+    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                        help="the segmentation diarizer's --precision (every row)")
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     parser.add_argument("--per-recording", action="store_true",
                         help="also print each recording's DER (collar 0 / md-eval) per row")
@@ -157,11 +159,12 @@ def main() -> None:
                                                    max_embed_s=longest, distance_threshold=threshold,
                                                    min_cluster_s=min_cluster, min_speaker_s=least,
                                                    resegment_window_s=window, resegment_hop_s=hop,
-                                                   resegment_iterations=rounds)
+                                                   resegment_iterations=rounds, precision=args.precision)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
                            for r in recs}
                 reseg = f"reseg {window:g} / {hop:g} s x{rounds}" if window else "no reseg"
                 name = (("" if chunk == default.chunk_s else f"chunk {chunk:g} s, ")
+                        + ("" if args.precision == "float32" else f"{args.precision}, ")
                         + f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
                         f"min cluster {min_cluster:g} s, min speaker {least:g} s, {reseg}")
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},

@@ -10,7 +10,7 @@ empirical error model; then runs the CLI as a user would (subprocesses) and repo
 time, real-time factor (wall / audio; process start-up and model loading included) and peak
 resident memory. ``diarize`` (each of ``--methods``) runs on the first length only
 (``--diarize-all`` for every one); ``--no-refine`` leaves ``refine`` out, ``--variants`` picks which
-``refine`` commands run. With ``--repeats N`` each command runs N times and the table gives the
+``refine`` commands run; ``--precisions float32 bfloat16`` times the segmentation diarizer at both. With ``--repeats N`` each command runs N times and the table gives the
 median and the fastest wall time (a shared machine's runs vary by 10-30%) and the largest peak.
 """
 
@@ -75,6 +75,8 @@ def main() -> None:
                         help="which refine commands run")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each command (median and fastest)")
     parser.add_argument("--keep", help="keep the long recordings in this folder")
+    parser.add_argument("--precisions", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                        help="diarize --method segmentation at each of these --precision values")
     parser.add_argument("--model", help="refine with this shipped name, classical refiner or checkpoint "
                                         "(default: refine's own default)")
     args = parser.parse_args()
@@ -92,9 +94,12 @@ def main() -> None:
                 name: ["refine", str(audio), str(hyp), "-o", str(work / f"{name.replace(' ', '')}{minutes:g}.rttm"),
                        *name.split()[1:], *model] for name in args.variants}
             if i == 0 or args.diarize_all:
-                commands |= {f"diarize --method {m}": ["diarize", str(audio), "--method", m,
-                                                       "-o", str(work / f"diarized{minutes:g}-{m}.rttm")]
-                             for m in args.methods}
+                for m in args.methods:
+                    for precision in args.precisions if m == "segmentation" else ["float32"]:
+                        extra = [] if precision == "float32" else ["--precision", precision]
+                        commands[" ".join(["diarize --method", m, *extra])] = [
+                            "diarize", str(audio), "--method", m, *extra,
+                            "-o", str(work / f"diarized{minutes:g}-{m}-{precision}.rttm")]
             for name, command in commands.items():
                 walls, peaks = zip(*(run(exe + command) for _ in range(args.repeats)))
                 wall = statistics.median(walls)

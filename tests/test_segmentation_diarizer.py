@@ -3,15 +3,18 @@ bundled sample with the shipped weights."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster, linkage
 
+from diarefine.audio import load_audio
 from diarefine.cli import main
 from diarefine.metrics.der import HEADLINE, MDEVAL
 from diarefine.metrics.scoring import score_set
+from diarefine.networks.campplus import kaldi_fbank
 from diarefine.rttm import load_uems, read_rttm
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import (
@@ -24,10 +27,13 @@ from diarefine.segmentation_diarizer import (
     cluster,
     cut_by_merge_order,
     diarize_segmentation,
+    embed_pieces,
     embedded_chunks,
     reconstruct,
+    segment,
     stitch,
 )
+from diarefine.units import SAMPLE_RATE
 
 SAMPLE = bundled_sample()
 
@@ -138,6 +144,23 @@ def test_cli_diarize_methods(tmp_path: Path, capsys) -> None:
     assert "step_s must be in" in capsys.readouterr().err
 
 
+def test_bfloat16_precision_keeps_the_decisions_and_the_embeddings(tmp_path: Path, capsys) -> None:
+    audio = load_audio(SAMPLE.audio)[:12 * SAMPLE_RATE]
+    exact = SegmentationDiarizeConfig()
+    with warnings.catch_warnings():  # a CPU without native bfloat16 is warned about (slower), not refused
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fast = SegmentationDiarizeConfig(precision="bfloat16")
+    assert np.mean(segment(audio, exact).activity == segment(audio, fast).activity) > 0.98
+    fbank = kaldi_fbank(audio)
+    pieces = [fbank[i:i + 150] - fbank[i:i + 150].mean(axis=0) for i in range(0, 1050, 150)]
+    assert (embed_pieces(pieces, exact) * embed_pieces(pieces, fast)).sum(axis=1).min() > 0.99
+    with pytest.raises(ValueError, match="precision must be one of"):
+        SegmentationDiarizeConfig(precision="float16")
+    assert main(["diarize", str(SAMPLE.audio), "--method", "simple", "--precision", "bfloat16",
+                 "-o", str(tmp_path / "x.rttm")]) == 2
+    assert "--precision is an option of another diarizer" in capsys.readouterr().err
+
+
 def test_progress_follows_the_batches_of_each_stage() -> None:
     from diarefine.segmentation_diarizer import run_diarizer
 
@@ -171,3 +194,11 @@ def test_a_speaker_with_little_speech_joins_the_nearest_other() -> None:
     assert renumbered.tolist() == [0, 1, 1, 2]
     # never fewer speakers than asked for
     assert fold_small_speakers(active, embeddings, labels, min_frames=60, keep=2)[0].shape[1] == 2
+
+
+def test_bfloat16_on_a_cpu_without_it_is_warned_about(monkeypatch) -> None:
+    from diarefine.networks import precision
+
+    monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no native bfloat16"):
+        precision.check_precision("bfloat16")

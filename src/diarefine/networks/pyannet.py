@@ -112,6 +112,7 @@ class SincNet(nn.Module):
         return x
 
     @torch.no_grad()
+    @torch.autocast("cpu", enabled=False)  # the shared sinc algebra below needs float32 under any autocast
     def first_stage_of_chunks(self, audio: torch.Tensor, starts: torch.Tensor, n_samples: int,
                               block: int = 480_000) -> torch.Tensor:
         """The first stage, max-pooled |sinc(norm(chunk))| [B, 80, F1], of the chunks ``audio[s:s + n_samples]``
