@@ -243,8 +243,8 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
                    help="segmentation: centroid-linkage cut (default 0.9); simple with --clustering ahc: "
                         "cosine distance cut (default 0.35)")
     p.add_argument("--precision", choices=["float32", "bfloat16"],
-                   help="segmentation: bfloat16 runs the networks under CPU autocast, about a quarter faster on CPUs "
-                        "with native bfloat16 (AVX512-BF16 / AMX), slower on others; its output differs from "
+                   help="segmentation: bfloat16 runs the networks under CPU autocast, about a fifth less time on "
+                        "CPUs with native bfloat16 (AVX512-BF16 / AMX), slower on others; its output differs from "
                         "float32's, which is the same on every machine (default float32)")
     p.add_argument("--clustering", choices=["spectral", "ahc"], help="simple: default spectral (eigen-gap count)")
     p.add_argument("--pruning", type=float, help="simple, spectral: share of each affinity row kept (default 0.3)")

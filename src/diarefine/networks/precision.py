@@ -2,8 +2,8 @@
 
 ``float32`` (the default) gives the same outputs on every machine. ``bfloat16`` runs the heavy
 layers (segmentation-3.0 after its sinc stage, all of CAM++) under torch's CPU autocast: about a
-quarter faster on CPUs that compute bfloat16 natively (AVX512-BF16 / AMX: recent Xeons and EPYCs),
-slower on the others, and its outputs differ from float32's in the last bits (DER measured in the
+fifth less time on CPUs that compute bfloat16 natively (AVX512-BF16 / AMX: recent Xeons and
+EPYCs), more on the others; its outputs differ slightly from float32's (DER measured in the
 README, "Built-in diarizers").
 """
 
