@@ -19,12 +19,14 @@ with (one-to-one per chunk) and reconstructs as the diarizer does, without reseg
 reference-informed clustering of those local speakers (not a strict bound: averaging over
 overlapping chunks can favour another assignment on a file), which no clustering can beat where
 they merge two voices. ``--per-recording`` adds each recording's DER per row.
-``--pool`` scores all the sets as one (pooled DER). ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
+``--pool`` scores all the sets as one (pooled DER). ``--reference-count`` gives the segmentation
+diarizer each file's reference speaker count; ``--precision`` sets its inference precision. ``--skip S --count N`` takes recordings S to S + N - 1 of each corpus.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +129,8 @@ def main() -> None:
                         default=[SegmentationDiarizeConfig().resegment_iterations])
     parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                         help="the segmentation diarizer's --precision (every row)")
+    parser.add_argument("--reference-count", action="store_true",
+                        help="give the segmentation diarizer each file's reference speaker count (--num-speakers)")
     parser.add_argument("--no-simple", action="store_true", help="leave out the simple diarizer")
     parser.add_argument("--per-recording", action="store_true",
                         help="also print each recording's DER (collar 0 / md-eval) per row")
@@ -160,11 +164,13 @@ def main() -> None:
                                                    min_cluster_s=min_cluster, min_speaker_s=least,
                                                    resegment_window_s=window, resegment_hop_s=hop,
                                                    resegment_iterations=rounds, precision=args.precision)
-                results = {r.file_id: diarize_segmentation(r.audio, r.file_id, config, cache=local_cache)
-                           for r in recs}
+                results = {r.file_id: diarize_segmentation(r.audio, r.file_id, replace(
+                    config, num_speakers=len({t.speaker for t in r.turns})) if args.reference_count else config,
+                    cache=local_cache) for r in recs}
                 reseg = f"reseg {window:g} / {hop:g} s x{rounds}" if window else "no reseg"
                 name = (("" if chunk == default.chunk_s else f"chunk {chunk:g} s, ")
                         + ("" if args.precision == "float32" else f"{args.precision}, ")
+                        + ("reference count, " if args.reference_count else "")
                         + f"step {step:g} / {embedding_step:g} s, max embed {longest:g} s, threshold {threshold:g}, "
                         f"min cluster {min_cluster:g} s, min speaker {least:g} s, {reseg}")
                 rows.append(row(name, recs, {f: d.turns for f, d in results.items()},
