@@ -127,6 +127,8 @@ def main() -> None:
                              "(default: the diarizer's)")
     parser.add_argument("--resegment-iterations", type=int, nargs="+",
                         default=[SegmentationDiarizeConfig().resegment_iterations])
+    parser.add_argument("--split", type=float, nargs="+", default=[SegmentationDiarizeConfig().split_cosine],
+                        help="resegmentation's split cosine (0: no split); a grid")
     parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
                         help="the segmentation diarizer's --precision (every row)")
     parser.add_argument("--reference-count", action="store_true",
@@ -156,18 +158,20 @@ def main() -> None:
         for chunk, step, embedding_step, longest in [(c, s, e, m) for c in args.chunks for s in args.steps
                                                      for e in args.embedding_steps for m in args.max_embed
                                                      if s <= e <= c]:
-            for threshold, min_cluster, least, (window, hop, rounds) in [
-                    (t, m, a, r) for t in args.thresholds for m in args.min_cluster for a in args.min_speaker
-                    for r in resegment]:
+            for threshold, min_cluster, least, (window, hop, rounds), split in [
+                    (t, m, a, r, x) for t in args.thresholds for m in args.min_cluster for a in args.min_speaker
+                    for r in resegment for x in args.split]:
                 config = SegmentationDiarizeConfig(chunk_s=chunk, step_s=step, embedding_step_s=embedding_step,
                                                    max_embed_s=longest, distance_threshold=threshold,
                                                    min_cluster_s=min_cluster, min_speaker_s=least,
                                                    resegment_window_s=window, resegment_hop_s=hop,
-                                                   resegment_iterations=rounds, precision=args.precision)
+                                                   resegment_iterations=rounds, split_cosine=split,
+                                                   precision=args.precision)
                 results = {r.file_id: diarize_segmentation(r.audio, r.file_id, replace(
                     config, num_speakers=len({t.speaker for t in r.turns})) if args.reference_count else config,
                     cache=local_cache) for r in recs}
-                reseg = f"reseg {window:g} / {hop:g} s x{rounds}" if window else "no reseg"
+                reseg = (f"reseg {window:g} / {hop:g} s x{rounds}" + (f", split {split:g}" if split else "")
+                         if window else "no reseg")
                 name = (("" if chunk == default.chunk_s else f"chunk {chunk:g} s, ")
                         + ("" if args.precision == "float32" else f"{args.precision}, ")
                         + ("reference count, " if args.reference_count else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diarefine.resegment import apply_labels, relabel, single_speaker_windows
+from diarefine.resegment import apply_labels, halves, relabel, single_speaker_windows, split_speakers
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig
 
 STEP = 0.1  # s per frame
@@ -64,6 +64,32 @@ def test_relabelled_windows_move_their_frames_and_leave_the_rest() -> None:
     assert centres[4] < switch * STEP < centres[5] and np.all(out[switch:50, 1])
     assert np.array_equal(out[50:], active[50:])  # overlap and the short run untouched
     assert np.array_equal(apply_labels(active, w, w.speakers, STEP, 0.0, 1.0), active)
+
+
+def noisy(voices: np.ndarray, who: list[int], spread: float, seed: int = 0) -> np.ndarray:
+    """Unit embeddings [W, E] of windows of the listed ``voices`` rows, with gaussian noise."""
+    rng = np.random.default_rng(seed)
+    e = voices[who] + spread * rng.normal(size=(len(who), voices.shape[1]))
+    return e / np.linalg.norm(e, axis=1, keepdims=True)
+
+
+def test_a_speaker_holding_two_voices_is_split_and_one_voice_is_not() -> None:
+    voices = np.eye(16)[:3]
+    two = noisy(voices, [0] * 7 + [1] * 5, 0.1)
+    assert sorted(np.bincount(halves(two)).tolist()) == [5, 7]
+    labels = split_speakers(np.concatenate([two, noisy(voices, [2] * 10, 0.1, seed=1)]),
+                            np.array([0] * 12 + [1] * 10), max_cosine=0.5)
+    assert labels[:7].tolist() == [0] * 7 and labels[7:12].tolist() == [2] * 5  # the new speaker: after the others
+    assert labels[12:].tolist() == [1] * 10  # one voice, however noisy its windows, stays whole
+    one = noisy(voices, [0] * 20, 0.3, seed=2)
+    assert split_speakers(one, np.zeros(20, int), max_cosine=0.5).tolist() == [0] * 20
+
+
+def test_a_stray_window_does_not_make_a_speaker() -> None:
+    voices = np.eye(16)[:2]
+    embeddings = noisy(voices, [0] * 11 + [1], 0.05)
+    assert split_speakers(embeddings, np.zeros(12, int), max_cosine=0.5).tolist() == [0] * 12
+    assert split_speakers(embeddings[:7], np.zeros(7, int), max_cosine=0.99).tolist() == [0] * 7  # under 2 x 4 windows
 
 
 def test_resegmentation_settings_are_checked() -> None:

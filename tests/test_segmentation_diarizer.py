@@ -202,3 +202,33 @@ def test_bfloat16_on_a_cpu_without_it_is_warned_about(monkeypatch) -> None:
     monkeypatch.setattr(precision, "native_bfloat16", lambda: False)
     with pytest.warns(RuntimeWarning, match="no native bfloat16"):
         precision.check_precision("bfloat16")
+
+
+def test_resegmentation_splits_a_speaker_holding_two_voices(monkeypatch, capsys, tmp_path: Path) -> None:
+    """One speaker on 0-20 s whose windows are two voices (stub CAM++): a second speaker takes the second."""
+    import diarefine.segmentation_diarizer as diarizer
+
+    step = 0.1
+    active = np.zeros((200, 1), bool)
+    active[:, 0] = True
+    local = LocalSpeakers(np.zeros(1), np.zeros((1, 200, 3), np.int8), step, 0.0)
+
+    def two_voices(pieces, config, steps=None):
+        starts = np.asarray(pieces.first) * 0.01  # fbank frames -> s
+        return unit(np.where((starts + 0.75 < 10.0)[:, None], [[1.0, 0.05]], [[0.05, 1.0]]))
+
+    monkeypatch.setattr(diarizer, "embed_pieces", two_voices)
+    fbank = np.zeros((2000, 80), np.float32)
+    clustered = unit(np.array([[0.7, 0.7]]))
+    split = diarizer.resegmented(active, local, fbank, clustered, np.array([0]), SegmentationDiarizeConfig())
+    assert split.shape == (200, 2) and np.all(split.sum(axis=1) == 1)
+    switch = np.flatnonzero(split[:, 1])[0]
+    assert abs(switch * step - 10.0) < 0.75 and np.all(split[switch:, 1])
+    kept = diarizer.resegmented(active, local, fbank, clustered, np.array([0]),
+                                SegmentationDiarizeConfig(split_cosine=0.0))
+    assert np.array_equal(kept, active)
+    with pytest.raises(ValueError, match="split_cosine"):
+        SegmentationDiarizeConfig(split_cosine=1.0)
+    assert main(["diarize", str(SAMPLE.audio), "--method", "simple", "--split-cosine", "0.3",
+                 "-o", str(tmp_path / "x.rttm")]) == 2
+    assert "--split-cosine is an option of another diarizer" in capsys.readouterr().err

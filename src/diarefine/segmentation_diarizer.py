@@ -15,7 +15,8 @@ the clusters' activity averaged over the chunks that cover it and the local spea
 averaged likewise; the ``round(count)`` most active clusters are on -> speakers with under
 ``min_speaker_s`` of speech joined to their nearest other (`fold_small_speakers`) -> resegmentation
 (`resegment`: the single-speaker runs re-labelled from CAM++ embeddings of ``resegment_window_s``
-windows, which splits the turns of two voices segmentation-3.0 merged into one local speaker)
+windows, which splits the turns of two voices segmentation-3.0 merged into one local speaker; a
+speaker whose windows form two unlike groups is split in two, `resegment.split_speakers`)
 -> turns (overlap included).
 
 Memory: chunks stream in batches (activity kept as int8 [chunks, 589, 3], fbank [frames, 80]
@@ -41,7 +42,7 @@ from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fb
 from .networks.precision import autocast, check_precision
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
-from .resegment import apply_labels, relabel, single_speaker_windows
+from .resegment import apply_labels, relabel, single_speaker_windows, split_speakers
 from .types import Seconds, Turn
 from .units import SAMPLE_RATE, quantize_time
 
@@ -63,6 +64,7 @@ class SegmentationDiarizeConfig:
     resegment_window_s: Seconds = 1.5  # CAM++ windows re-labelling the single-speaker runs; 0: no resegmentation
     resegment_hop_s: Seconds = 0.75
     resegment_iterations: int = 1  # rounds of nearest-centroid re-labelling
+    split_cosine: float = 0.3  # a speaker whose windows form two groups less alike than this is split; 0: never
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 20
@@ -91,6 +93,8 @@ class SegmentationDiarizeConfig:
             raise ValueError(f"num_speakers must be at least 1, got {self.num_speakers}")
         if not 1 <= self.min_speakers <= self.max_speakers:
             raise ValueError(f"need 1 <= min_speakers <= max_speakers, got {self.min_speakers}, {self.max_speakers}")
+        if not 0 <= self.split_cosine < 1:
+            raise ValueError(f"split_cosine must be in [0, 1), got {self.split_cosine}")
         check_precision(self.precision)
 
 
@@ -202,8 +206,10 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
                 labels: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps | None = None) -> np.ndarray:
     """``active`` [F, K] (on ``local``'s frames) with its single-speaker runs re-labelled from CAM++
     embeddings of ``config.resegment_window_s`` windows (`resegment`); the clustering's centroids
-    (of ``embeddings`` [N, 192] by ``labels`` [N]) stand in for speakers with too few windows."""
-    if not config.resegment_window_s or active.shape[1] < 2:
+    (of ``embeddings`` [N, 192] by ``labels`` [N]) stand in for speakers with too few windows. With
+    ``config.split_cosine``, a speaker whose windows hold two voices is split first
+    (`resegment.split_speakers`): then [F, K'] with K' >= K."""
+    if not config.resegment_window_s or active.shape[1] < (1 if config.split_cosine else 2):
         return active
     windows = single_speaker_windows(active, local.frame_step_s, local.frame_offset_s, config.resegment_window_s,
                                      config.resegment_hop_s)
@@ -212,8 +218,16 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
     fbank_s = FBANK_HOP / SAMPLE_RATE
     n = int(round(config.resegment_window_s / fbank_s))
     first = np.clip(np.round(windows.starts_s / fbank_s).astype(int), 0, max(0, len(fbank) - n))
-    speakers = relabel(embed_pieces(FbankWindows(fbank, first, n), config, steps), windows.speakers,
-                       centroids(embeddings, labels, np.arange(active.shape[1])), config.resegment_iterations)
+    window_embeddings = embed_pieces(FbankWindows(fbank, first, n), config, steps)
+    means = centroids(embeddings, labels, np.arange(active.shape[1]))
+    speakers = relabel(window_embeddings, windows.speakers, means, config.resegment_iterations)
+    if config.split_cosine > 0:
+        split = split_speakers(window_embeddings, speakers, config.split_cosine)
+        if split.max() >= active.shape[1]:  # new speakers: their own windows' means, one more round
+            new = np.arange(active.shape[1], split.max() + 1)
+            means = np.concatenate([means, centroids(window_embeddings, split, new)])
+            active = np.pad(active, ((0, 0), (0, len(new))))
+            speakers = relabel(window_embeddings, split, means)
     return apply_labels(active, windows, speakers, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
 
 

@@ -65,7 +65,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 _METHOD_OPTIONS = {"simple": {"clustering", "pruning"}, "segmentation": {"min_speakers", "step", "embedding_step",
-                                                                       "resegment_window", "precision"}}
+                                                                       "resegment_window", "split_cosine",
+                                                                       "precision"}}
 
 
 def _diarize_config(args: argparse.Namespace):
@@ -89,7 +90,8 @@ def _diarize_config(args: argparse.Namespace):
         overrides = {"num_speakers": args.num_speakers, "min_speakers": args.min_speakers,
                      "max_speakers": args.max_speakers, "distance_threshold": args.distance_threshold,
                      "step_s": args.step, "embedding_step_s": args.embedding_step,
-                     "resegment_window_s": args.resegment_window, "precision": args.precision}
+                     "resegment_window_s": args.resegment_window, "split_cosine": args.split_cosine,
+                     "precision": args.precision}
     try:
         return replace(Config(), **{k: v for k, v in overrides.items() if v is not None})
     except ValueError as exc:
@@ -239,6 +241,9 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resegment-window", type=float,
                    help="segmentation: CAM++ windows (s) that re-label the single-speaker runs, splitting the turns "
                         "of two voices segmentation-3.0 merged (default 1.5; 0: no resegmentation)")
+    p.add_argument("--split-cosine", type=float,
+                   help="segmentation: resegmentation splits a speaker whose windows form two groups with mean "
+                        "embeddings less alike than this cosine: two voices in one speaker (default 0.3; 0: never)")
     p.add_argument("--distance-threshold", type=float,
                    help="segmentation: centroid-linkage cut (default 0.9); simple with --clustering ahc: "
                         "cosine distance cut (default 0.35)")
