@@ -98,3 +98,17 @@ def test_resegmentation_settings_are_checked() -> None:
         SegmentationDiarizeConfig(resegment_window_s=-1.0)
     with pytest.raises(ValueError, match="resegment"):
         SegmentationDiarizeConfig(resegment_hop_s=0.0)
+
+
+def test_splits_stop_at_the_room_left_the_least_alike_first() -> None:
+    voices = np.eye(16)[:4]
+    # speaker 0: voices 0 and 1 (far apart); speaker 1: voices 2 and a blend of 2 and 3 (closer)
+    near = voices[2] * 0.45 + voices[3]
+    embeddings = np.concatenate([noisy(voices, [0] * 5 + [1] * 5, 0.05),
+                                 noisy(np.stack([voices[2], near]), [0] * 5 + [1] * 5, 0.05, seed=1)])
+    labels = np.array([0] * 10 + [1] * 10)
+    both = split_speakers(embeddings, labels, max_cosine=0.5)
+    assert sorted(set(both[:10].tolist())) == [0, 2] and sorted(set(both[10:].tolist())) == [1, 3]
+    one = split_speakers(embeddings, labels, max_cosine=0.5, max_new=1)
+    assert sorted(set(one[:10].tolist())) == [0, 2] and set(one[10:].tolist()) == {1}
+    assert np.array_equal(split_speakers(embeddings, labels, max_cosine=0.5, max_new=0), labels)

@@ -224,9 +224,9 @@ def test_resegmentation_splits_a_speaker_holding_two_voices(monkeypatch, capsys,
     assert split.shape == (200, 2) and np.all(split.sum(axis=1) == 1)
     switch = np.flatnonzero(split[:, 1])[0]
     assert abs(switch * step - 10.0) < 0.75 and np.all(split[switch:, 1])
-    kept = diarizer.resegmented(active, local, fbank, clustered, np.array([0]),
-                                SegmentationDiarizeConfig(split_cosine=0.0))
-    assert np.array_equal(kept, active)
+    for no_split in (SegmentationDiarizeConfig(split_cosine=0.0), SegmentationDiarizeConfig(max_speakers=1),
+                     SegmentationDiarizeConfig(num_speakers=1)):
+        assert np.array_equal(diarizer.resegmented(active, local, fbank, clustered, np.array([0]), no_split), active)
     with pytest.raises(ValueError, match="split_cosine"):
         SegmentationDiarizeConfig(split_cosine=1.0)
     assert main(["diarize", str(SAMPLE.audio), "--method", "simple", "--split-cosine", "0.3",

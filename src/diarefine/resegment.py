@@ -105,13 +105,15 @@ def halves(embeddings: np.ndarray, iterations: int = 10) -> np.ndarray:
     return labels
 
 
-def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float, min_windows: int = 4) -> np.ndarray:
+def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float, min_windows: int = 4,
+                   max_new: int | None = None) -> np.ndarray:
     """Labels [W] with each speaker whose windows fall into two groups (`halves`) of at least
     ``min_windows`` whose mean embeddings have a cosine under ``max_cosine`` split in two (the new
-    speaker numbered after the others): segmentation-3.0 and the clustering can put two similar
-    voices in one speaker, and then no re-labelling among the existing speakers separates them.
-    One voice's windows split this way keep a cosine of 0.64-0.90 on the tuning sets, two voices'
-    means 0.31 at most (README, "Built-in diarizers").
+    speakers numbered after the others; at most ``max_new`` of them, the least alike halves first):
+    segmentation-3.0 and the clustering can put two similar voices in one speaker, and then no
+    re-labelling among the existing speakers separates them. One voice's windows split this way
+    keep a cosine of 0.64-0.90 on the tuning sets, two voices' means 0.31 at most (README,
+    "Built-in diarizers").
 
     >>> e = np.array([[1, 0]] * 4 + [[0, 1]] * 4, float)
     >>> split_speakers(e, np.zeros(8, int), 0.5).tolist()
@@ -119,7 +121,7 @@ def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float
     >>> split_speakers(e, np.zeros(8, int), 0.5, min_windows=5).tolist()
     [0, 0, 0, 0, 0, 0, 0, 0]
     """
-    out, next_label = labels.copy(), int(labels.max(initial=-1)) + 1
+    candidates = []  # (cosine of the halves, windows of the second half)
     for k in np.unique(labels):
         mine = np.flatnonzero(labels == k)
         if len(mine) < 2 * min_windows:
@@ -130,8 +132,12 @@ def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float
         means = np.stack([embeddings[mine[groups == g]].mean(axis=0) for g in (0, 1)])
         means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-8)
         if means[0] @ means[1] < max_cosine:
-            out[mine[groups == 1]] = next_label
-            next_label += 1
+            candidates.append((float(means[0] @ means[1]), mine[groups == 1]))
+    candidates.sort(key=lambda c: c[0])
+    out, next_label = labels.copy(), int(labels.max(initial=-1)) + 1
+    for _, second in candidates[:max_new]:
+        out[second] = next_label
+        next_label += 1
     return out
 
 

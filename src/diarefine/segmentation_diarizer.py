@@ -208,8 +208,10 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
     embeddings of ``config.resegment_window_s`` windows (`resegment`); the clustering's centroids
     (of ``embeddings`` [N, 192] by ``labels`` [N]) stand in for speakers with too few windows. With
     ``config.split_cosine``, a speaker whose windows hold two voices is split first
-    (`resegment.split_speakers`): then [F, K'] with K' >= K."""
-    if not config.resegment_window_s or active.shape[1] < (1 if config.split_cosine else 2):
+    (`resegment.split_speakers`; never past ``max_speakers``, nor with ``num_speakers`` given):
+    then [F, K'] with K' >= K."""
+    may_split = config.split_cosine > 0 and config.num_speakers is None and active.shape[1] < config.max_speakers
+    if not config.resegment_window_s or active.shape[1] < (1 if may_split else 2):
         return active
     windows = single_speaker_windows(active, local.frame_step_s, local.frame_offset_s, config.resegment_window_s,
                                      config.resegment_hop_s)
@@ -221,8 +223,9 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
     window_embeddings = embed_pieces(FbankWindows(fbank, first, n), config, steps)
     means = centroids(embeddings, labels, np.arange(active.shape[1]))
     speakers = relabel(window_embeddings, windows.speakers, means, config.resegment_iterations)
-    if config.split_cosine > 0:
-        split = split_speakers(window_embeddings, speakers, config.split_cosine)
+    if may_split:
+        split = split_speakers(window_embeddings, speakers, config.split_cosine,
+                               max_new=config.max_speakers - active.shape[1])
         if split.max() >= active.shape[1]:  # new speakers: their own windows' means, one more round
             new = np.arange(active.shape[1], split.max() + 1)
             means = np.concatenate([means, centroids(window_embeddings, split, new)])
