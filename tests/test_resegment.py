@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from diarefine.resegment import apply_labels, halves, relabel, single_speaker_windows, split_speakers
+from diarefine.resegment import apply_labels, halves, relabel, single_speaker_windows, speaker_means, split_speakers
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig
 
 STEP = 0.1  # s per frame
@@ -73,23 +73,29 @@ def noisy(voices: np.ndarray, who: list[int], spread: float, seed: int = 0) -> n
     return e / np.linalg.norm(e, axis=1, keepdims=True)
 
 
+def split(embeddings: np.ndarray, labels: np.ndarray, **options) -> np.ndarray:
+    """`split_speakers` with each speaker's own windows' mean as its mean."""
+    own = speaker_means(embeddings, labels, np.zeros((labels.max() + 1, embeddings.shape[1])), min_windows=1)
+    return split_speakers(embeddings, labels, own, **options)
+
+
 def test_a_speaker_holding_two_voices_is_split_and_one_voice_is_not() -> None:
     voices = np.eye(16)[:3]
     two = noisy(voices, [0] * 7 + [1] * 5, 0.1)
     assert sorted(np.bincount(halves(two)).tolist()) == [5, 7]
-    labels = split_speakers(np.concatenate([two, noisy(voices, [2] * 10, 0.1, seed=1)]),
-                            np.array([0] * 12 + [1] * 10), max_cosine=0.5)
+    labels = split(np.concatenate([two, noisy(voices, [2] * 10, 0.1, seed=1)]), np.array([0] * 12 + [1] * 10),
+                   max_cosine=0.5)
     assert labels[:7].tolist() == [0] * 7 and labels[7:12].tolist() == [2] * 5  # the new speaker: after the others
     assert labels[12:].tolist() == [1] * 10  # one voice, however noisy its windows, stays whole
     one = noisy(voices, [0] * 20, 0.3, seed=2)
-    assert split_speakers(one, np.zeros(20, int), max_cosine=0.5).tolist() == [0] * 20
+    assert split(one, np.zeros(20, int), max_cosine=0.5).tolist() == [0] * 20
 
 
 def test_a_stray_window_does_not_make_a_speaker() -> None:
     voices = np.eye(16)[:2]
     embeddings = noisy(voices, [0] * 11 + [1], 0.05)
-    assert split_speakers(embeddings, np.zeros(12, int), max_cosine=0.5).tolist() == [0] * 12
-    assert split_speakers(embeddings[:7], np.zeros(7, int), max_cosine=0.99).tolist() == [0] * 7  # under 2 x 4 windows
+    assert split(embeddings, np.zeros(12, int), max_cosine=0.5).tolist() == [0] * 12
+    assert split(embeddings[:7], np.zeros(7, int), max_cosine=0.99).tolist() == [0] * 7  # under 2 x 4 windows
 
 
 def test_resegmentation_settings_are_checked() -> None:
@@ -107,8 +113,19 @@ def test_splits_stop_at_the_room_left_the_least_alike_first() -> None:
     embeddings = np.concatenate([noisy(voices, [0] * 5 + [1] * 5, 0.05),
                                  noisy(np.stack([voices[2], near]), [0] * 5 + [1] * 5, 0.05, seed=1)])
     labels = np.array([0] * 10 + [1] * 10)
-    both = split_speakers(embeddings, labels, max_cosine=0.5)
+    both = split(embeddings, labels, max_cosine=0.5)
     assert sorted(set(both[:10].tolist())) == [0, 2] and sorted(set(both[10:].tolist())) == [1, 3]
-    one = split_speakers(embeddings, labels, max_cosine=0.5, max_new=1)
+    one = split(embeddings, labels, max_cosine=0.5, max_new=1)
     assert sorted(set(one[:10].tolist())) == [0, 2] and set(one[10:].tolist()) == {1}
-    assert np.array_equal(split_speakers(embeddings, labels, max_cosine=0.5, max_new=0), labels)
+    assert np.array_equal(split(embeddings, labels, max_cosine=0.5, max_new=0), labels)
+
+
+def test_a_half_whose_voice_has_a_speaker_joins_it() -> None:
+    """Speaker 0 holds voices 0 and 1; speaker 1 is voice 1 already: that half joins it, no new speaker."""
+    voices = np.eye(16)[:2]
+    embeddings = np.concatenate([noisy(voices, [0] * 5 + [1] * 5, 0.05), noisy(voices, [1] * 6, 0.05, seed=1)])
+    labels = np.array([0] * 10 + [1] * 6)
+    assert split(embeddings, labels, max_cosine=0.5).tolist() == [0] * 5 + [1] * 11
+    # unless the two are less alike than join_cosine: then a new speaker
+    assert split(embeddings, labels, max_cosine=0.5, join_cosine=1.01).tolist() == [0] * 5 + [2] * 5 + [1] * 6
+    assert split(embeddings, labels, max_cosine=0.5, join_cosine=1.01, max_new=0).tolist() == labels.tolist()

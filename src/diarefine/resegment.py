@@ -8,7 +8,8 @@ windows* (the mean of the windows now labelled with it: same length, same kind o
 nearest, starting from the current labels, for ``iterations`` rounds; each frame of a run then
 takes the label of the nearest window centre. Overlapped speech and short runs are left alone.
 When both voices ended up in one speaker, nearest-centroid re-labelling has nowhere to send the
-second: `split_speakers` splits a speaker whose windows form two groups less alike than one voice's.
+second: `split_speakers` splits a speaker whose windows form two groups less alike than one voice's
+(a half whose voice has a speaker already joins it).
 The functions are pure (arrays in, arrays out); `segmentation_diarizer` embeds the windows.
 """
 
@@ -72,13 +73,19 @@ def relabel(embeddings: np.ndarray, speakers: np.ndarray, centroids: np.ndarray,
     """
     labels = speakers.copy()
     for _ in range(iterations):
-        means = centroids.astype(np.float64)
-        for k in range(len(centroids)):
-            if (labels == k).sum() >= min_windows:
-                mean = embeddings[labels == k].mean(axis=0)
-                means[k] = mean / max(np.linalg.norm(mean), 1e-8)
-        labels = np.argmax(embeddings @ means.T, axis=1)
+        labels = np.argmax(embeddings @ speaker_means(embeddings, labels, centroids, min_windows).T, axis=1)
     return labels
+
+
+def speaker_means(embeddings: np.ndarray, labels: np.ndarray, fallback: np.ndarray, min_windows: int = 3) -> np.ndarray:
+    """[K, E] unit mean of the windows [W, E] labelled with each speaker; ``fallback`` [K, E] (unit)
+    for a speaker with under ``min_windows`` windows."""
+    means = fallback.astype(np.float64)
+    for k in range(len(fallback)):
+        if (labels == k).sum() >= min_windows:
+            mean = embeddings[labels == k].mean(axis=0)
+            means[k] = mean / max(np.linalg.norm(mean), 1e-8)
+    return means
 
 
 def halves(embeddings: np.ndarray, iterations: int = 10) -> np.ndarray:
@@ -105,23 +112,28 @@ def halves(embeddings: np.ndarray, iterations: int = 10) -> np.ndarray:
     return labels
 
 
-def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float, min_windows: int = 4,
-                   max_new: int | None = None) -> np.ndarray:
+def split_speakers(embeddings: np.ndarray, labels: np.ndarray, means: np.ndarray, max_cosine: float,
+                   join_cosine: float = 0.5, min_windows: int = 4, max_new: int | None = None) -> np.ndarray:
     """Labels [W] with each speaker whose windows fall into two groups (`halves`) of at least
-    ``min_windows`` whose mean embeddings have a cosine under ``max_cosine`` split in two (the new
-    speakers numbered after the others; at most ``max_new`` of them, the least alike halves first):
+    ``min_windows`` whose mean embeddings have a cosine under ``max_cosine`` split in two:
     segmentation-3.0 and the clustering can put two similar voices in one speaker, and then no
-    re-labelling among the existing speakers separates them. One voice's windows split this way
-    keep a cosine of 0.64-0.90 on the tuning sets, two voices' means 0.31 at most (README,
-    "Built-in diarizers").
+    re-labelling among the existing speakers separates them. The half nearer another speaker
+    (``means`` [K, E], unit: `speaker_means`) joins it when their cosine reaches ``join_cosine``
+    (the voice has a speaker already); otherwise the second half becomes a new speaker, numbered
+    after the others, at most ``max_new`` of them, the least alike halves first. One voice's
+    windows split this way keep a cosine of 0.64-0.90 between the halves on the tuning sets, two
+    voices' means 0.31 at most (README, "Built-in diarizers").
 
     >>> e = np.array([[1, 0]] * 4 + [[0, 1]] * 4, float)
-    >>> split_speakers(e, np.zeros(8, int), 0.5).tolist()
+    >>> split_speakers(e, np.zeros(8, int), np.array([[0.7, 0.7]]), 0.5).tolist()
     [0, 0, 0, 0, 1, 1, 1, 1]
-    >>> split_speakers(e, np.zeros(8, int), 0.5, min_windows=5).tolist()
+    >>> split_speakers(e, np.zeros(8, int), np.array([[0.7, 0.7]]), 0.5, min_windows=5).tolist()
     [0, 0, 0, 0, 0, 0, 0, 0]
+    >>> split_speakers(e, np.zeros(8, int), np.array([[0.7, 0.7], [0.6, 0.8], [0, 1]]), 0.5).tolist()
+    [0, 0, 0, 0, 2, 2, 2, 2]
     """
-    candidates = []  # (cosine of the halves, windows of the second half)
+    out = labels.copy()
+    new_speakers = []  # (cosine of the halves, windows of the second half)
     for k in np.unique(labels):
         mine = np.flatnonzero(labels == k)
         if len(mine) < 2 * min_windows:
@@ -129,13 +141,20 @@ def split_speakers(embeddings: np.ndarray, labels: np.ndarray, max_cosine: float
         groups = halves(embeddings[mine])
         if min(np.bincount(groups, minlength=2)) < min_windows:
             continue
-        means = np.stack([embeddings[mine[groups == g]].mean(axis=0) for g in (0, 1)])
-        means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-8)
-        if means[0] @ means[1] < max_cosine:
-            candidates.append((float(means[0] @ means[1]), mine[groups == 1]))
-    candidates.sort(key=lambda c: c[0])
-    out, next_label = labels.copy(), int(labels.max(initial=-1)) + 1
-    for _, second in candidates[:max_new]:
+        halves_means = np.stack([embeddings[mine[groups == g]].mean(axis=0) for g in (0, 1)])
+        halves_means /= np.maximum(np.linalg.norm(halves_means, axis=1, keepdims=True), 1e-8)
+        if halves_means[0] @ halves_means[1] >= max_cosine:
+            continue
+        similarity = halves_means @ means.T  # [2, K]
+        similarity[:, k] = -np.inf
+        half, other = np.unravel_index(np.argmax(similarity), similarity.shape)
+        if len(means) > 1 and similarity[half, other] >= join_cosine:
+            out[mine[groups == half]] = other
+        else:
+            new_speakers.append((float(halves_means[0] @ halves_means[1]), mine[groups == 1]))
+    new_speakers.sort(key=lambda c: c[0])
+    next_label = int(max(labels.max(initial=-1), len(means) - 1)) + 1
+    for _, second in new_speakers[:max_new]:
         out[second] = next_label
         next_label += 1
     return out

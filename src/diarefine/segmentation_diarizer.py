@@ -42,7 +42,7 @@ from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fb
 from .networks.precision import autocast, check_precision
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
-from .resegment import apply_labels, relabel, single_speaker_windows, split_speakers
+from .resegment import apply_labels, relabel, single_speaker_windows, speaker_means, split_speakers
 from .types import Seconds, Turn
 from .units import SAMPLE_RATE, quantize_time
 
@@ -64,7 +64,7 @@ class SegmentationDiarizeConfig:
     resegment_window_s: Seconds = 1.5  # CAM++ windows re-labelling the single-speaker runs; 0: no resegmentation
     resegment_hop_s: Seconds = 0.75
     resegment_iterations: int = 1  # rounds of nearest-centroid re-labelling
-    split_cosine: float = 0.3  # a speaker whose windows form two groups less alike than this is split; 0: never
+    split_cosine: float = 0.5  # a speaker whose windows form two groups less alike than this is split; 0: never
     num_speakers: int | None = None
     min_speakers: int = 1
     max_speakers: int = 20
@@ -224,12 +224,13 @@ def resegmented(active: np.ndarray, local: LocalSpeakers, fbank: np.ndarray, emb
     means = centroids(embeddings, labels, np.arange(active.shape[1]))
     speakers = relabel(window_embeddings, windows.speakers, means, config.resegment_iterations)
     if may_split:
-        split = split_speakers(window_embeddings, speakers, config.split_cosine,
-                               max_new=config.max_speakers - active.shape[1])
-        if split.max() >= active.shape[1]:  # new speakers: their own windows' means, one more round
+        split = split_speakers(window_embeddings, speakers, speaker_means(window_embeddings, speakers, means),
+                               config.split_cosine, max_new=config.max_speakers - active.shape[1])
+        if split.max() >= active.shape[1]:  # new speakers, with their own windows' means
             new = np.arange(active.shape[1], split.max() + 1)
             means = np.concatenate([means, centroids(window_embeddings, split, new)])
             active = np.pad(active, ((0, 0), (0, len(new))))
+        if not np.array_equal(split, speakers):  # one more round of re-labelling
             speakers = relabel(window_embeddings, split, means)
     return apply_labels(active, windows, speakers, local.frame_step_s, local.frame_offset_s, config.resegment_window_s)
 

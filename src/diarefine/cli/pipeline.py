@@ -243,7 +243,7 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
                         "of two voices segmentation-3.0 merged (default 1.5; 0: no resegmentation)")
     p.add_argument("--split-cosine", type=float,
                    help="segmentation: resegmentation splits a speaker whose windows form two groups with mean "
-                        "embeddings less alike than this cosine: two voices in one speaker (default 0.3; 0: never; "
+                        "embeddings less alike than this cosine: two voices in one speaker (default 0.5; 0: never; "
                         "never past --max-speakers nor with --num-speakers)")
     p.add_argument("--distance-threshold", type=float,
                    help="segmentation: centroid-linkage cut (default 0.9); simple with --clustering ahc: "
