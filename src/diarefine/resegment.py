@@ -148,7 +148,7 @@ def split_speakers(embeddings: np.ndarray, labels: np.ndarray, means: np.ndarray
         similarity = halves_means @ means.T  # [2, K]
         similarity[:, k] = -np.inf
         half, other = np.unravel_index(np.argmax(similarity), similarity.shape)
-        if len(means) > 1 and similarity[half, other] >= join_cosine:
+        if similarity[half, other] >= join_cosine:  # -inf when there is no other speaker
             out[mine[groups == half]] = other
         else:
             new_speakers.append((float(halves_means[0] @ halves_means[1]), mine[groups == 1]))
