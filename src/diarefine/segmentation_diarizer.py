@@ -20,7 +20,9 @@ speaker whose windows form two unlike groups is split in two, `resegment.split_s
 -> turns (overlap included).
 
 Memory: chunks stream in batches (activity kept as int8 [chunks, 589, 3], fbank [frames, 80]
-float32 for the file). Output is deterministic.
+float32 for the file). The networks' batches run side by side on the cores, each on one torch
+thread (`networks.parallel.map_batches`): output is deterministic and the same on any number of
+cores.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from scipy.optimize import linear_sum_assignment
 from .audio import load_audio
 from .diarize import Diarization, DiarizeConfig, centroids, diarize
 from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, shared_campplus
+from .networks.parallel import map_batches
 from .networks.precision import autocast, check_precision
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
@@ -125,26 +128,34 @@ def chunk_starts(duration_s: Seconds, chunk_s: Seconds, step_s: Seconds) -> np.n
 Steps = Callable[[int, int], None]  # (items done, items in all), called after each batch
 
 
-@torch.inference_mode()
+def _items_done(steps: Steps | None, batch_size: int, total: int) -> Callable[[int], None] | None:
+    """`map_batches`'s ``done(k batches)`` as ``steps(items done, total)``."""
+    return (lambda k: steps(min(k * batch_size, total), total)) if steps else None
+
+
 def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps | None = None) -> LocalSpeakers:
-    """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`."""
+    """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`; batches of
+    ``config.batch_size`` chunks side by side on the cores (`networks.parallel.map_batches`)."""
     network = shared_pyannet(str(weights_path(config.segmentation, SEGMENTATION_3)))
     chunk = int(round(config.chunk_s * SAMPLE_RATE))
     starts = chunk_starts(len(audio) / SAMPLE_RATE, config.chunk_s, config.step_s)
-    padded = np.pad(audio, (0, max(0, chunk - len(audio))))
+    padded = np.pad(audio, (0, chunk - len(audio))) if len(audio) < chunk else audio  # no copy of a long file
     classes = powerset_classes(network.config.n_speakers, network.config.max_speakers_per_frame)
     to_speakers = np.zeros((len(classes), network.config.n_speakers), np.int8)
     for c, speakers in enumerate(classes):
         to_speakers[c, list(speakers)] = 1
-    activity = []
-    for lo in range(0, len(starts), config.batch_size):
+
+    @torch.inference_mode()
+    def activity_of_batch(lo: int) -> np.ndarray:
+        """The powerset decision of chunks lo.. of the batch as local speakers' activity [B, F, S]."""
         first = np.round(starts[lo:lo + config.batch_size] * SAMPLE_RATE).astype(int)
         stretch = torch.from_numpy(padded[first[0]:first[-1] + chunk])  # the batch's chunks share its sinc filters
         with autocast(config.precision):
             log_probs = network.layers_of_chunks([(stretch, torch.from_numpy(first - first[0]))], chunk).log_probs
-        activity.append(to_speakers[log_probs.argmax(-1).numpy()])  # powerset decision -> [B, F, S]
-        if steps:
-            steps(min(lo + config.batch_size, len(starts)), len(starts))
+        return to_speakers[log_probs.argmax(-1).numpy()]
+
+    batches = range(0, len(starts), config.batch_size)
+    activity = map_batches(activity_of_batch, batches, done=_items_done(steps, config.batch_size, len(starts)))
     step = network.frame_step / SAMPLE_RATE
     return LocalSpeakers(starts, np.concatenate(activity), step, network.receptive_field / 2 / SAMPLE_RATE)
 
@@ -182,23 +193,24 @@ def embed_local_speakers(fbank: np.ndarray, local: LocalSpeakers, config: Segmen
     return embed_pieces(pieces, config, steps), np.array(index).reshape(-1, 2)
 
 
-@torch.inference_mode()
 def embed_pieces(pieces: Sequence[np.ndarray], config: SegmentationDiarizeConfig,
                  steps: Steps | None = None) -> np.ndarray:
     """CAM++ embeddings [K, 192], L2-normalised, of mean-normalised fbank pieces of one length [T, 80]
     (a list, or a lazy sequence such as `FbankWindows`), in batches of about
-    `networks.campplus.BATCH_FRAMES` frames."""
+    `networks.campplus.BATCH_FRAMES` frames side by side on the cores (`networks.parallel.map_batches`)."""
     network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32)
-    batches, size = [], batch_size_for(len(pieces[0]), config.batch_size)
-    for lo in range(0, len(pieces), size):
-        batch = np.stack([pieces[i] for i in range(lo, min(lo + size, len(pieces)))])
+    size = batch_size_for(len(pieces[0]), config.batch_size)
+
+    @torch.inference_mode()
+    def embed_batch(lo: int) -> np.ndarray:
+        batch = np.stack([pieces[i] for i in range(lo, min(lo + size, len(pieces)))])  # cut here: bounded memory
         with autocast(config.precision):
-            batches.append(network(torch.from_numpy(batch)).float().numpy())
-        if steps:
-            steps(min(lo + size, len(pieces)), len(pieces))
-    emb = np.concatenate(batches)
+            return network(torch.from_numpy(batch)).float().numpy()
+
+    emb = np.concatenate(map_batches(embed_batch, range(0, len(pieces), size),
+                                     done=_items_done(steps, size, len(pieces))))
     return emb / np.linalg.norm(emb, axis=1, keepdims=True).clip(1e-8)
 
 
