@@ -32,6 +32,15 @@ def test_results_come_in_order_with_progress_and_threads_put_back() -> None:
     assert map_batches(work, [], workers=2) == []
 
 
+def test_workers_run_under_the_callers_grad_inference_and_autocast_modes() -> None:
+    def modes(_: int) -> tuple[bool, bool, bool]:
+        return torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.is_autocast_enabled("cpu")
+
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert set(map_batches(modes, range(4), workers=2)) == {(False, True, True)}
+    assert set(map_batches(modes, range(4), workers=2)) == {(True, False, False)}
+
+
 def test_an_error_in_a_batch_is_raised_and_threads_are_put_back() -> None:
     before = torch.get_num_threads()
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, n_fbank_frames, shared_campplus
+from ..networks.parallel import map_batches
 from ..networks.weights import CAMPPLUS_ZH_EN, weights_path
 from ..units import SAMPLE_RATE
 from .base import EMBEDDERS, SpeakerEmbedder, l2_normalize
@@ -74,11 +75,16 @@ class CampplusEmbedder(SpeakerEmbedder):
             return out
         first, count = span_frames(np.asarray(spans, dtype=np.float64), n_available)
         frames = span_fbanks(audio, first, count)
+        batches = []  # spans of one length, about BATCH_FRAMES frames per batch
         for n in np.unique(count):
             idx = np.flatnonzero(count == n)
-            feats = np.stack([frames[i] for i in idx])  # [K, n, 80]
-            feats -= feats.mean(axis=1, keepdims=True)
             size = batch_size_for(int(n), self.config.batch_size)
-            for lo in range(0, len(idx), size):
-                out[idx[lo:lo + size]] = self.network(torch.from_numpy(feats[lo:lo + size])).numpy()
+            batches += [idx[lo:lo + size] for lo in range(0, len(idx), size)]
+
+        def embed(batch: np.ndarray) -> np.ndarray:
+            feats = np.stack([frames[i] for i in batch])  # [B, n, 80]
+            return self.network(torch.from_numpy(feats - feats.mean(axis=1, keepdims=True))).numpy()
+
+        for batch, embeddings in zip(batches, map_batches(embed, batches)):  # side by side on the cores
+            out[batch] = embeddings
         return l2_normalize(out)

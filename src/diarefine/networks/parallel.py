@@ -21,27 +21,42 @@ Result = TypeVar("Result")
 
 @contextmanager
 def torch_threads(n: int) -> Iterator[None]:
-    """Run the block with torch's intra-op thread count at ``n``, then put it back."""
+    """Run the block with torch's intra-op thread count at ``n``, then put it back (set only when it differs,
+    so that nested uses inside a worker leave the process's setting alone)."""
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    if before != n:
+        torch.set_num_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def in_callers_mode(fn: Callable[[Item], Result]) -> Callable[[Item], Result]:
+    """``fn`` run under the calling thread's grad, inference and CPU autocast modes, which torch keeps per
+    thread (a worker thread would otherwise start with gradients on and autocast off)."""
+    grad, inference = torch.is_grad_enabled(), torch.is_inference_mode_enabled()
+    autocast, dtype = torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")
+
+    def run(item: Item) -> Result:
+        with torch.inference_mode(inference), torch.set_grad_enabled(grad), \
+                torch.autocast("cpu", dtype=dtype, enabled=autocast):
+            return fn(item)
+
+    return run
 
 
 def map_batches(fn: Callable[[Item], Result], items: Sequence[Item], workers: int | None = None,
                 done: Callable[[int], None] | None = None) -> list[Result]:
     """``[fn(x) for x in items]`` with up to ``workers`` items (default: torch's thread count) at a time
-    on Python threads, each item on one torch thread; ``done(k)`` after the k-th result, in order.
-
-    ``fn`` runs in a worker thread: thread-local torch state (``torch.inference_mode``, autocast) must
-    be entered inside it. Torch's thread count is process-wide, so do not run other torch work in the
-    process meanwhile."""
+    on Python threads, each item on one torch thread and under the caller's grad / inference / autocast
+    modes; ``done(k)`` after the k-th result, in order. Torch's thread count is process-wide: do not run
+    other torch work in the process meanwhile. Nested calls (from inside ``fn``) run serially."""
     workers = max(1, min(workers or torch.get_num_threads(), len(items)))
     results: list[Result] = []
     with torch_threads(1), (ThreadPoolExecutor(workers, "diarefine-batch") if workers > 1 else nullcontext()) as pool:
-        for result in (pool.map(fn, items) if pool else map(fn, items)):
+        for result in (pool.map(in_callers_mode(fn), items) if pool else map(fn, items)):
             results.append(result)
             if done:
                 done(len(results))

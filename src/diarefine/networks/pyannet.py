@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputFileError
+from .parallel import map_batches
 
 #: (kernel, stride) of SincNet's convolution and pooling stages, in order.
 _STAGES = ((251, 10), (3, 3), (5, 1), (3, 3), (5, 1), (3, 3))
@@ -221,9 +222,11 @@ class PyanNet(nn.Module):
         """Audio [B, N] float32 at 16 kHz -> the outputs of the LSTM, the last linear layer and the classifier.
 
         At most ``max_batch`` chunks go through at once (SincNet's first layer holds 80 x N / 10 floats
-        per chunk); every chunk is independent of the others, so the result does not depend on it."""
-        return PyanNetOutputs.concatenate([self._after_sincnet(self.sincnet(waves[lo:lo + max_batch].unsqueeze(1)))
-                                           for lo in range(0, max(1, len(waves)), max_batch)])
+        per chunk); every chunk is independent of the others, so the result does not depend on it. Batches
+        run side by side on the cores (`parallel.map_batches`)."""
+        return PyanNetOutputs.concatenate(map_batches(
+            lambda lo: self._after_sincnet(self.sincnet(waves[lo:lo + max_batch].unsqueeze(1))),
+            range(0, max(1, len(waves)), max_batch)))
 
     @torch.no_grad()
     def layers_of_chunks(self, stretches: Sequence[tuple[torch.Tensor, torch.Tensor]], n_samples: int,
@@ -232,12 +235,13 @@ class PyanNet(nn.Module):
         `SincNet.shared_step`, or they run alone) of each ``(audio [M_i], starts)`` of ``stretches``, in order, with
         SincNet's sinc filters run once over each stretch instead of once per chunk (`SincNet.first_stage_of_chunks`):
         overlapping chunks (``refine``'s changes a few seconds apart) share them. The same outputs as
-        `layers` up to float rounding. For frozen inference (no gradients)."""
-        first_stage = torch.cat([self.sincnet.first_stage_of_chunks(audio, starts, n_samples)
-                                 for audio, starts in stretches])
-        return PyanNetOutputs.concatenate([
-            self._after_sincnet(self.sincnet.after_first_stage(first_stage[lo:lo + max_batch]))
-            for lo in range(0, len(first_stage), max_batch)])
+        `layers` up to float rounding. For frozen inference (no gradients). Stretches, then batches, run side by
+        side on the cores (`parallel.map_batches`)."""
+        first_stage = torch.cat(map_batches(lambda stretch: self.sincnet.first_stage_of_chunks(*stretch, n_samples),
+                                            stretches))
+        return PyanNetOutputs.concatenate(map_batches(
+            lambda lo: self._after_sincnet(self.sincnet.after_first_stage(first_stage[lo:lo + max_batch])),
+            range(0, len(first_stage), max_batch)))
 
     def _after_sincnet(self, frames: torch.Tensor) -> PyanNetOutputs:
         """SincNet's frame features [B, 60, F] -> the LSTM, last linear layer and classifier outputs."""
