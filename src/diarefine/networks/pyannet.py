@@ -137,8 +137,10 @@ class SincNet(nn.Module):
         end = int(starts.max()) + n_samples
         n_sinc = (n_samples - taps) // stride + 1  # per chunk
         block = max(stride, block // stride * stride)
-        sinc = torch.cat([F.conv1d(audio[lo:min(lo + block + taps - 1, end)][None, None], filters, stride=stride)[0]
-                          for lo in range(0, end - taps + 1, block)], -1)  # [80, (end - 251) // 10 + 1]
+        sinc = torch.empty(filters.shape[0], (end - taps) // stride + 1)  # [80, S]: y, written block by block
+        for lo in range(0, end - taps + 1, block):
+            part = F.conv1d(audio[lo:min(lo + block + taps - 1, end)][None, None], filters, stride=stride)[0]
+            sinc[:, lo // stride:lo // stride + part.shape[-1]] = part
         waves = torch.stack([audio[s:s + n_samples] for s in starts.tolist()])  # [B, N]
         norm = self.wav_norm1d
         gain = norm.weight / torch.sqrt(waves.var(-1, unbiased=False) + norm.eps)  # [B]: a = gain, its sign the norm's
@@ -147,10 +149,9 @@ class SincNet(nn.Module):
         sign = 1.0 if float(norm.weight) >= 0 else -1.0
         n_out, first = n_sinc // pool, starts // stride  # pooled frames per chunk; each chunk's first sinc output
         out, other = torch.empty(len(starts), filters.shape[0], n_out), torch.empty(filters.shape[0], n_out)
-        negated = -sinc
         for phase in (first % pool).unique().tolist():
-            high = self.pool1d[0](sinc[None, :, phase:])[0]  # [80, M1]: max y over each pool
-            high_of_negated = self.pool1d[0](negated[None, :, phase:])[0]  # -min y
+            pools = sinc[:, phase:phase + (sinc.shape[-1] - phase) // pool * pool].unflatten(-1, (-1, pool))  # a view
+            high, high_of_negated = pools.amax(-1), pools.amin(-1).neg_()  # [80, M1]: max y, -min y over each pool
             up, down = (high, high_of_negated) if sign > 0 else (high_of_negated, high)
             for i in torch.nonzero(first % pool == phase)[:, 0].tolist():
                 frames = slice(int(first[i] - phase) // pool, int(first[i] - phase) // pool + n_out)
