@@ -208,6 +208,29 @@ def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_
     assert_valid(read_rttm(out)["sample"], hypothesis)
 
 
+def test_cli_refine_takes_audio_and_rttm_options_as_adapt_does(tiny_checkpoint: Path, hypothesis: list[Turn],
+                                                               tmp_path: Path, capsys) -> None:
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text(format_rttm(hypothesis))
+    by_position, by_option = tmp_path / "positional.rttm", tmp_path / "options.rttm"
+    common = ["--model", str(tiny_checkpoint), "--threshold", "0"]
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(by_position), *common]) == 0
+    assert main(["refine", "--audio", str(SAMPLE.audio), "--rttm", str(hyp), "-o", str(by_option), *common]) == 0
+    assert by_option.read_text() == by_position.read_text()
+    capsys.readouterr()
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "--audio", str(SAMPLE.audio), "-o", str(tmp_path / "x.rttm"),
+                 *common]) == 2
+    assert "given twice" in capsys.readouterr().err and not (tmp_path / "x.rttm").exists()
+
+
+def test_cli_options_are_never_abbreviated(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:  # not "--audio-dir": a folder that is really a file
+        main(["diarize", "--audio", str(SAMPLE.audio), "-o", str(tmp_path / "out.rttm")])
+    assert exit_.value.code == 2 and "unrecognized arguments: --audio" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--verb", "demo"])
+
+
 def test_cli_refine_folder_mode(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_path: Path) -> None:
     (tmp_path / "audio").mkdir()
     (tmp_path / "rttm").mkdir()

@@ -8,6 +8,7 @@ sub-parsers and nothing but argument handling around library functions:
 
 Errors the user can fix (`DiarefineError`) print one line naming the file and the fix, and
 exit with status 2; nothing partial is written (outputs are renamed into place when complete).
+Options are never abbreviated (``--audio`` is not ``--audio-dir``).
 Heavy imports (torch, pyannote) happen inside the commands, so ``diarefine --help`` is fast.
 """
 
@@ -27,12 +28,15 @@ FAMILIES = (score, data, train, pipeline)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diarefine", description="Make speaker-diarization boundaries precise.")
+    parser = argparse.ArgumentParser(prog="diarefine", description="Make speaker-diarization boundaries precise.",
+                                     allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"diarefine {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for family in FAMILIES:
         family.add_parsers(sub)
+    for command in sub.choices.values():  # "--audio" must not quietly become "--audio-dir"
+        command.allow_abbrev = False
     return parser
 
 

@@ -19,10 +19,23 @@ log = logging.getLogger("diarefine")
 
 def _refine_inputs(args: argparse.Namespace) -> list[tuple[object, Path]]:
     """(opened input, output RTTM) of every file of this shard, all checked before any work."""
-    inputs = open_recordings(args.audio, args.hyp, args.audio_dir, args.rttm_dir, args.shard, "AUDIO and HYP.rttm")
+    audio, hyp = _one_pair(args)
+    inputs = open_recordings(audio, hyp, args.audio_dir, args.rttm_dir, args.shard, "AUDIO and HYP.rttm")
     if args.audio_dir is not None:
         return [(file, Path(args.out) / f"{file.file_id}.rttm") for file in inputs]
     return [(inputs[0], Path(args.out))]
+
+
+def _one_pair(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """The (audio, RTTM) of one recording, given as positionals or as ``--audio`` / ``--rttm`` (as `adapt`
+    takes them); both ways at once is an error."""
+    from ..errors import DiarefineError
+
+    for positional, option, name in ((args.audio, args.audio_file, "audio"), (args.hyp, args.rttm_file, "RTTM")):
+        if positional and option:
+            raise DiarefineError(f"the {name} is given twice ({positional} and {option}): give AUDIO HYP.rttm or "
+                                 f"--audio / --rttm, not both")
+    return args.audio or args.audio_file, args.hyp or args.rttm_file
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
@@ -273,6 +286,8 @@ def add_parsers(sub) -> None:
                                    "-o OUT_DIR (one OUT_DIR/<file id>.rttm per file).")
     p.add_argument("audio", metavar="AUDIO", nargs="?", help="audio file (any rate / channels)")
     p.add_argument("hyp", metavar="HYP.rttm", nargs="?", help="the system's RTTM for that audio")
+    p.add_argument("--audio", dest="audio_file", metavar="AUDIO", help="the same as AUDIO (as `adapt` takes it)")
+    p.add_argument("--rttm", dest="rttm_file", metavar="HYP.rttm", help="the same as HYP.rttm")
     p.add_argument("--audio-dir", help="folder of audio files named <file id>.<ext>")
     p.add_argument("--rttm-dir", help="folder of *.rttm hypotheses (file ids inside the files)")
     p.add_argument("-o", "--out", required=True, help="output RTTM (or folder in folder mode)")
