@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from diarefine.audio import load_audio
-from diarefine.networks.campplus import kaldi_fbank
-from diarefine.networks.parallel import map_batches, torch_threads
+from diarefine.networks.campplus import batch_size_for, kaldi_fbank
+from diarefine.networks.parallel import map_batches, spread_batch_size, torch_threads
 from diarefine.samples import bundled_sample
 from diarefine.segmentation_diarizer import SegmentationDiarizeConfig, embed_pieces, segment
 from diarefine.units import SAMPLE_RATE
@@ -71,10 +71,14 @@ def test_a_network_gives_the_same_bits_with_any_number_of_workers() -> None:
 
 
 def test_the_diarizers_networks_give_the_same_bits_on_one_or_two_cores() -> None:
+    """Also with other batches: one core takes the 5 chunks in one batch and the 16 pieces in 13 + 3, two
+    cores spread them as 3 + 2 and 8 + 8 (`spread_batch_size`)."""
     audio = load_audio(bundled_sample().audio)[:14 * SAMPLE_RATE]
-    config = SegmentationDiarizeConfig(step_s=1.0, batch_size=2)  # 5 chunks: 3 batches
+    config = SegmentationDiarizeConfig(step_s=1.0, batch_size=16)  # 5 chunks
     fbank = kaldi_fbank(audio)
     pieces = [fbank[i:i + 150] - fbank[i:i + 150].mean(axis=0) for i in range(0, 1200, 75)]
+    assert [spread_batch_size(5, 16, workers) for workers in (1, 2)] == [5, 3]
+    assert [spread_batch_size(16, batch_size_for(150, 16), workers) for workers in (1, 2)] == [13, 8]
     outputs = {}
     for threads in (1, 2):
         with torch_threads(threads):

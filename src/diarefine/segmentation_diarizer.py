@@ -41,7 +41,7 @@ from scipy.optimize import linear_sum_assignment
 from .audio import load_audio
 from .diarize import Diarization, DiarizeConfig, centroids, diarize
 from .networks.campplus import FBANK_HOP, FBANK_WINDOW, batch_size_for, kaldi_fbank, shared_campplus
-from .networks.parallel import map_batches
+from .networks.parallel import map_batches, spread_batch_size
 from .networks.precision import autocast, check_precision
 from .networks.pyannet import powerset_classes, shared_pyannet
 from .networks.weights import CAMPPLUS_ZH_EN, SEGMENTATION_3, weights_path
@@ -134,8 +134,9 @@ def _items_done(steps: Steps | None, batch_size: int, total: int) -> Callable[[i
 
 
 def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps | None = None) -> LocalSpeakers:
-    """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`; batches of
-    ``config.batch_size`` chunks side by side on the cores (`networks.parallel.map_batches`)."""
+    """segmentation-3.0 over the chunks of ``audio`` (float32 [N], 16 kHz) -> `LocalSpeakers`; batches of up to
+    ``config.batch_size`` chunks side by side on the cores (`networks.parallel.map_batches`; a short file's
+    few chunks are spread over them, `spread_batch_size`)."""
     network = shared_pyannet(str(weights_path(config.segmentation, SEGMENTATION_3)))
     chunk = int(round(config.chunk_s * SAMPLE_RATE))
     starts = chunk_starts(len(audio) / SAMPLE_RATE, config.chunk_s, config.step_s)
@@ -145,17 +146,18 @@ def segment(audio: np.ndarray, config: SegmentationDiarizeConfig, steps: Steps |
     for c, speakers in enumerate(classes):
         to_speakers[c, list(speakers)] = 1
 
+    size = spread_batch_size(len(starts), config.batch_size)
+
     @torch.inference_mode()
     def activity_of_batch(lo: int) -> np.ndarray:
         """The powerset decision of chunks lo.. of the batch as local speakers' activity [B, F, S]."""
-        first = np.round(starts[lo:lo + config.batch_size] * SAMPLE_RATE).astype(int)
+        first = np.round(starts[lo:lo + size] * SAMPLE_RATE).astype(int)
         stretch = torch.from_numpy(padded[first[0]:first[-1] + chunk])  # the batch's chunks share its sinc filters
         with autocast(config.precision):
             log_probs = network.layers_of_chunks([(stretch, torch.from_numpy(first - first[0]))], chunk).log_probs
         return to_speakers[log_probs.argmax(-1).numpy()]
 
-    batches = range(0, len(starts), config.batch_size)
-    activity = map_batches(activity_of_batch, batches, done=_items_done(steps, config.batch_size, len(starts)))
+    activity = map_batches(activity_of_batch, range(0, len(starts), size), done=_items_done(steps, size, len(starts)))
     step = network.frame_step / SAMPLE_RATE
     return LocalSpeakers(starts, np.concatenate(activity), step, network.receptive_field / 2 / SAMPLE_RATE)
 
@@ -201,7 +203,7 @@ def embed_pieces(pieces: Sequence[np.ndarray], config: SegmentationDiarizeConfig
     network = shared_campplus(str(weights_path(config.embedding, CAMPPLUS_ZH_EN)))
     if not pieces:
         return np.zeros((0, network.config.embedding_size), np.float32)
-    size = batch_size_for(len(pieces[0]), config.batch_size)
+    size = spread_batch_size(len(pieces), batch_size_for(len(pieces[0]), config.batch_size))
 
     @torch.inference_mode()
     def embed_batch(lo: int) -> np.ndarray:

@@ -9,6 +9,7 @@ number of cores; memory grows by about one batch per core.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -46,6 +47,18 @@ def in_callers_mode(fn: Callable[[Item], Result]) -> Callable[[Item], Result]:
             return fn(item)
 
     return run
+
+
+def spread_batch_size(n_items: int, max_batch: int, workers: int | None = None) -> int:
+    """Items per batch for `map_batches`: at most ``max_batch``, and fewer when that would leave some of the
+    ``workers`` (default: torch's thread count) without a batch, so that a short file's few chunks still
+    use every core. Each item's result does not depend on the batch it is in (tests check it), so neither
+    does the output.
+
+    >>> spread_batch_size(9, 16, workers=2), spread_batch_size(100, 16, workers=2), spread_batch_size(1, 16, workers=4)
+    (5, 16, 1)
+    """
+    return max(1, min(max_batch, math.ceil(n_items / (workers or torch.get_num_threads()))))
 
 
 def map_batches(fn: Callable[[Item], Result], items: Sequence[Item], workers: int | None = None,
