@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputFileError
-from .parallel import map_batches
+from .parallel import map_batches, spread_batch_size
 
 #: (kernel, stride) of SincNet's convolution and pooling stages, in order.
 _STAGES = ((251, 10), (3, 3), (5, 1), (3, 3), (5, 1), (3, 3))
@@ -224,10 +224,11 @@ class PyanNet(nn.Module):
 
         At most ``max_batch`` chunks go through at once (SincNet's first layer holds 80 x N / 10 floats
         per chunk); every chunk is independent of the others, so the result does not depend on it. Batches
-        run side by side on the cores (`parallel.map_batches`)."""
+        run side by side on the cores (`parallel.map_batches`; a few chunks spread over them)."""
+        size = spread_batch_size(len(waves), max_batch)
         return PyanNetOutputs.concatenate(map_batches(
-            lambda lo: self._after_sincnet(self.sincnet(waves[lo:lo + max_batch].unsqueeze(1))),
-            range(0, max(1, len(waves)), max_batch)))
+            lambda lo: self._after_sincnet(self.sincnet(waves[lo:lo + size].unsqueeze(1))),
+            range(0, max(1, len(waves)), size)))
 
     @torch.no_grad()
     def layers_of_chunks(self, stretches: Sequence[tuple[torch.Tensor, torch.Tensor]], n_samples: int,
@@ -240,9 +241,10 @@ class PyanNet(nn.Module):
         side on the cores (`parallel.map_batches`)."""
         first_stage = torch.cat(map_batches(lambda stretch: self.sincnet.first_stage_of_chunks(*stretch, n_samples),
                                             stretches))
+        size = spread_batch_size(len(first_stage), max_batch)
         return PyanNetOutputs.concatenate(map_batches(
-            lambda lo: self._after_sincnet(self.sincnet.after_first_stage(first_stage[lo:lo + max_batch])),
-            range(0, len(first_stage), max_batch)))
+            lambda lo: self._after_sincnet(self.sincnet.after_first_stage(first_stage[lo:lo + size])),
+            range(0, len(first_stage), size)))
 
     def _after_sincnet(self, frames: torch.Tensor) -> PyanNetOutputs:
         """SincNet's frame features [B, 60, F] -> the LSTM, last linear layer and classifier outputs."""
