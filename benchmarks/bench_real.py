@@ -87,6 +87,16 @@ def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement,
                              np.where(routed, shape_threshold, threshold)).turns
 
 
+def own_pass_shapes(refiner: Refiner, options: dict | None) -> Refiner | None:
+    """The shape matchers as `refine` runs them beside this refiner's model when they read its own
+    segmentation-3.0 pass and that is not each change's centred 10 s (``--region-span`` > 0: the region's);
+    None when they read what the shared, model-free shape matchers read."""
+    if not (options or {}).get("region_span_s"):
+        return None
+    candidate = Refiner(refiner.checkpoint, threshold=1.0, **options)  # its model's moves are not used
+    return candidate if candidate.features_share_segmentation else None
+
+
 def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[Refiner],
            thresholds: list[float] | None, with_shapes: bool = True, per_recording: bool = False,
            options: dict | None = None, against: str | None = None) -> None:
@@ -105,7 +115,8 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
         versions[f"change oracle, {kind} only"] = {hid: change_oracle(reference[hid], f.turns, kinds=(kind,))
                                                    for hid, f in files.items()}
     speed = {}
-    # the shape matchers alone, as `refine` routes them by default (the model itself moves nothing)
+    # the shape matchers alone, as `refine` routes them by default (the model itself moves nothing), on each
+    # change's centred 10 s; with --region-span, models on segmentation-3.0 features get theirs (`own_pass_shapes`)
     shapes = Refiner("silence-snap", threshold=1.0, **(options or {})) if with_shapes else None
     began = time.perf_counter()
     by_shape = {hid: shapes.refine_input(f) for hid, f in files.items()} if shapes else {}
@@ -114,16 +125,23 @@ def report(title: str, hyps: dict[str, tuple[Recording, list]], refiners: list[R
         began = time.perf_counter()
         predicted = {hid: refiner.refine_input(f) for hid, f in files.items()}
         rtf = (time.perf_counter() - began) / sum(p.duration_s for p in predicted.values())
+        own = own_pass_shapes(refiner, options) if shapes and refiner.model_name not in SHAPE_REFINERS else None
+        if own is not None:
+            began = time.perf_counter()
+            model_shapes = {hid: own.refine_input(f) for hid, f in files.items()}
+            model_shape_rtf = (time.perf_counter() - began) / sum(f.audio.duration_s for f in files.values())
+        else:
+            model_shapes, model_shape_rtf = by_shape, shape_rtf
         for threshold in thresholds or [refiner.threshold]:
             name = f"{refiner.model_name} @ {threshold:g}"
             versions[name] = {hid: apply_predictions(hid, files[hid].turns, p.changes, p.offset_s, p.confidence,
                                                      threshold).turns for hid, p in predicted.items()}
             speed[name] = rtf
             if shapes and refiner.model_name not in SHAPE_REFINERS:
-                versions[f"{name} + shapes"] = {hid: with_shape_match(files[hid].turns, p, by_shape[hid], threshold,
+                versions[f"{name} + shapes"] = {hid: with_shape_match(files[hid].turns, p, model_shapes[hid], threshold,
                                                                       shapes.shape_threshold)
                                                 for hid, p in predicted.items()}
-                speed[f"{name} + shapes"] = rtf + shape_rtf
+                speed[f"{name} + shapes"] = rtf + model_shape_rtf
     scores = {s.name: s for s in compare(reference, versions, uem, jobs=2).scores}
     before = scores["no refinement"].der[HEADLINE]
     gain = before.total.der - scores["change oracle"].der[HEADLINE].total.der

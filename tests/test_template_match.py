@@ -124,9 +124,9 @@ def test_the_default_front_end_shares_its_segmentation_pass_with_the_matchers() 
     changes = find_changes(reference)
     hypothesis = move_changes(reference, changes, [c.time + 0.2 * (-1) ** i for i, c in enumerate(changes)]).turns
     shared = Refiner()
-    assert shared._features_share_segmentation  # the default: segmentation-3.0 features on the same 10 s
+    assert shared.features_share_segmentation  # the default: segmentation-3.0 features on the same 10 s
     apart = Refiner()
-    apart._features_share_segmentation = False  # a second pass for the matchers, as for any other front end
+    apart.features_share_segmentation = False  # a second pass for the matchers, as for any other front end
     a, b = (r.refine_file(sample.audio, hypothesis) for r in (shared, apart))
     assert np.array_equal(a.shape_matched, b.shape_matched) and a.n_shape_matched > 0
     np.testing.assert_allclose(a.offset_s, b.offset_s, atol=1e-5)

@@ -164,9 +164,11 @@ class Refiner:
         # features' own when they come from the same network on the same audio (the default front end)
         self._shape_network = segmentation_network(self.shape_models[0].config.weights) if self.shape_models else None
         self._shape_context_s = max((m.extra_context_s for m in self.shape_models), default=0.0)
-        self._features_share_segmentation = (isinstance(self.extractor, PyannoteSegmentation)
-                                             and self.extractor.network is self._shape_network
-                                             and self.extractor.context_s == self._shape_context_s)
+        #: whether the matchers read the features' own pass (with ``region_span_s`` > 0: their region's, not
+        #: each change's centred 10 s)
+        self.features_share_segmentation = (isinstance(self.extractor, PyannoteSegmentation)
+                                            and self.extractor.network is self._shape_network
+                                            and self.extractor.context_s == self._shape_context_s)
         # regions' audio starts on the grid of segmentation-3.0's first stage, which overlapping ones then share
         self._region_align = self.extractor.network.sincnet.shared_step \
             if isinstance(self.extractor, PyannoteSegmentation) else 1
@@ -285,7 +287,7 @@ class Refiner:
         inputs = [torch.from_numpy(x) for x in (waves, valid)]
         if not isinstance(self.extractor, PyannoteSegmentation):
             return *self.extractor(*inputs), None
-        share = share and self._features_share_segmentation
+        share = share and self.features_share_segmentation
         network, trim_s = self.extractor.network, context_s - self.extractor.context_s
         window = [trim_context(x, self.extractor.context_s) for x in inputs]
         feats = torch.zeros(len(waves), self.extractor.n_frames, self.extractor.dim)
