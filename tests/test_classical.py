@@ -196,6 +196,26 @@ def test_refine_with_a_classical_refiner_on_the_sample(tmp_path: Path) -> None:
         assert {t.speaker for t in result.turns} == {t.speaker for t in hypothesis}
 
 
+@pytest.mark.parametrize("name", ["bic", "silence-snap", "pause-match"])
+def test_refiners_that_never_read_the_speakers_skip_their_profiles(name: str, monkeypatch) -> None:
+    """Their moves are the same whether the speakers' profiles are computed or not."""
+    sample = bundled_sample()
+    hypothesis = read_rttm(sample.rttm)["sample"]
+    model = MODELS.get(name)
+    assert not model.reads_speaker_embeddings
+    with_profiles = Refiner(name)
+    monkeypatch.setattr(model, "reads_speaker_embeddings", True)
+    expected = with_profiles.refine_file(sample.audio, hypothesis)
+    monkeypatch.undo()
+    refiner = Refiner(name)
+    monkeypatch.setattr(refiner.embedder, "speaker_chunks_from_file", lambda *a, **k: pytest.fail("profiles computed"))
+    result = refiner.refine_file(sample.audio, hypothesis)
+    np.testing.assert_array_equal(result.offset_s, expected.offset_s)
+    np.testing.assert_array_equal(result.confidence, expected.confidence)
+    assert result.turns == expected.turns and result.n_missing_embedding == 0
+    assert MODELS.get("similarity").reads_speaker_embeddings and MODELS.get("contrastive").reads_speaker_embeddings
+
+
 def test_evaluate_reads_the_audio_a_prepared_cache_points_to(tmp_path: Path) -> None:
     import json
     import shutil

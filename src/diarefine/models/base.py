@@ -68,6 +68,9 @@ class BoundaryModel(nn.Module):
     #: ``"waves"`` (``waves`` [B, N] float32 16 kHz and ``wave_mask`` [B, N] bool) and
     #: ``"sliding_emb"`` ([B, K, E] embeddings of short analysis windows across the window).
     extra_inputs: ClassVar[tuple[str, ...]] = ()
+    #: False for a variant that never reads ``left_emb`` / ``right_emb``: `refine` then skips the speakers'
+    #: profiles (CAM++ over each speaker's speech) and gives it zeros.
+    reads_speaker_embeddings: ClassVar[bool] = True
 
     @property
     def extra_context_s(self) -> float:

@@ -239,7 +239,9 @@ class Refiner:
         by_shape = np.zeros(len(changes), bool)
         if not changes:
             return offsets, confidences, 0, by_shape
-        chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s)
+        reads_embeddings = self.model.reads_speaker_embeddings  # else no profiles: zeros it never reads
+        chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s) \
+            if reads_embeddings else None
         context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0,
                         self._shape_context_s if applies.any() else 0.0)
         regions = change_regions([c.time for c in changes], self.window_s, context_s, self.region_span_s)
@@ -250,14 +252,18 @@ class Refiner:
                                      self._region_align)
             shaped = rows[applies[rows]]
             feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
-            sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
-                      for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
-            n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
+            if reads_embeddings:
+                sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
+                          for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
+                n_missing += sum(1 for left, right in sides if not (left.ok and right.ok))
+                left_emb, right_emb = (np.stack([side[k].vector for side in sides]) for k in (0, 1))
+            else:
+                left_emb = right_emb = np.zeros((len(batch_changes), self.embedder.dim), np.float32)
             batch = {
                 "features": feats.half().float(),  # the precision training caches store
                 "mask": mask,
-                "left_emb": torch.from_numpy(np.stack([left.vector for left, _ in sides])),
-                "right_emb": torch.from_numpy(np.stack([right.vector for _, right in sides])),
+                "left_emb": torch.from_numpy(left_emb),
+                "right_emb": torch.from_numpy(right_emb),
             }
             if self.model.extra_inputs:  # from the windows' audio [B, N] with this model's context
                 batch.update(extra_inputs(self.model, *audio.windows(context_s - self.model.extra_context_s),

@@ -61,6 +61,7 @@ class BicRefiner(ClassicalRefiner):
     """Largest-BIC-gain split of the window; no parameters."""
 
     Config = BicConfig
+    reads_speaker_embeddings = False
 
     def __init__(self, config: BicConfig) -> None:
         super().__init__(config)

@@ -38,6 +38,7 @@ class SilenceSnapRefiner(ClassicalRefiner):
 
     Config = SilenceSnapConfig
     extra_inputs = ("waves",)
+    reads_speaker_embeddings = False
 
     def predict_with_score(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         c = self.config

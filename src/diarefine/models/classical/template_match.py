@@ -71,6 +71,7 @@ class TemplateMatchRefiner(ClassicalRefiner):
     """Slide the hypothesis's separation over segmentation-3.0's speaker count; no parameters."""
 
     Config = TemplateMatchConfig
+    reads_speaker_embeddings = False
     #: The hypothesis input with each change's separation of this kind (s; 0: none).
     separation_key: ClassVar[str]
     #: Channels of ``seg_count`` whose sum the outer spans / the middle span expect.
