@@ -122,7 +122,7 @@ def split_speakers(embeddings: np.ndarray, labels: np.ndarray, means: np.ndarray
     (the voice has a speaker already); otherwise the second half becomes a new speaker, numbered
     after the others, at most ``max_new`` of them, the least alike halves first. One voice's
     windows split this way keep a cosine of 0.64-0.90 between the halves on the tuning sets, two
-    voices' means 0.31 at most (README, "Built-in diarizers").
+    voices' means 0.31 at most (docs/RESULTS.md, "Built-in diarizers: choices and the md-eval floor").
 
     >>> e = np.array([[1, 0]] * 4 + [[0, 1]] * 4, float)
     >>> split_speakers(e, np.zeros(8, int), np.array([[0.7, 0.7]]), 0.5).tolist()

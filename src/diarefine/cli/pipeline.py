@@ -233,7 +233,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--region-span", type=float, default=0.0, metavar="S",
                    help="changes within S seconds of each other share one segmentation-3.0 pass over their region "
                         "instead of one 10 s pass each: faster on dense files, but the windows' context differs from "
-                        "training (README, 'refine': measured DER cost) (default: %(default)s, one pass per change)")
+                        "training (docs/RESULTS.md, 'refine: speed') (default: %(default)s, one pass per change)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--refine-edges", action="store_true",
                    help="also move speech onsets / offsets next to silence where silero-vad and frame energy "

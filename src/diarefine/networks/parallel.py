@@ -2,7 +2,7 @@
 
 On a few cores torch's intra-op threads share one batch's small convolutions poorly: on a 2-core
 VM, CAM++ on the 798 resegmentation windows of a 10-minute file took 28.1 s on one thread, 18.9 s
-on two, and 12.8 s as two batches side by side on one thread each (README, "Built-in diarizers").
+on two, and 12.8 s as two batches side by side on one thread each (docs/RESULTS.md, "refine: speed").
 Every batch is computed as on a single thread, and an item's result does not depend on which batch
 it is in (`tests/test_parallel.py`), so the results are the same bits whatever the number of cores
 and however `spread_batch_size` splits a short input; memory grows by about one batch per core.

@@ -4,7 +4,7 @@
 layers (segmentation-3.0 after its sinc stage, all of CAM++) under torch's CPU autocast: about a
 fifth less time on CPUs that compute bfloat16 natively (AVX512-BF16 / AMX: recent Xeons and
 EPYCs), more on the others; its outputs differ slightly from float32's (DER measured in the
-README, "Built-in diarizers").
+docs/RESULTS.md, "Built-in diarizers: speed, memory, refining its hypotheses").
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def refine(audio: str | Path, turns: "list[Turn] | Any", model: str | Path | Non
     model's own); ``refine_edges`` also moves speech onsets / offsets next to silence;
     ``match_shapes`` lets ``pause-match`` / ``overlap-match`` move the changes with a clean pause /
     overlap they are sure of; ``region_span_s`` > 0 lets changes that close share one segmentation-3.0 pass
-    (faster on dense files, at a measured DER cost: README, "refine").
+    (faster on dense files, at a measured DER cost: docs/RESULTS.md, "refine: speed").
 
     >>> # refined = diarefine.refine("meeting.wav", read_rttm("meeting.rttm")["meeting"])
     """

@@ -116,7 +116,7 @@ class Refiner:
     speaker profiles (`embeddings.ProfileConfig`) after the model's own, e.g. ``{"max_speech_s": 0}``
     to embed all of every speaker's speech. ``region_span_s`` > 0 lets changes within that many seconds
     share one segmentation-3.0 pass over their region (`regions`; faster on dense files, but windows
-    then see more context than in training: README, "refine"); 0 runs it on each change's own 10 s.
+    then see more context than in training: docs/RESULTS.md, "refine: speed"); 0 runs it on each change's own 10 s.
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,

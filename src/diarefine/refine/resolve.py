@@ -44,9 +44,10 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
                              "embeddings, trained on noisy simulated LibriSpeech conversations and fine-tuned on "
                              "real AMI meetings (ami-debug/train); threshold chosen on ami-debug/train",
                      # profile chunks without overlap: up to half the CAM++ work, the same DER on ami-debug/train
-                     # (-25.0%) and -44.1% against -44.3% on simulated dev 0-19 (README, "refine"); about 8 s
-                     # of each speaker's speech (15 s until ami-debug/train was measured with 20 seeds: -22.8% against
-                     # -22.9%; the same DER on dev + test); short chunks cut to whole 0.1 s so CAM++ batches them
+                     # (-25.0%) and -44.1% against -44.3% on simulated dev 0-19 (docs/RESULTS.md,
+                     # "refine: speed"); about 8 s of each speaker's speech (15 s until ami-debug/train was
+                     # measured with 20 seeds: -22.8% against -22.9%; the same DER on dev + test); short chunks
+                     # cut to whole 0.1 s so CAM++ batches them
                      # (-22.9% on ami-debug/train x 20 seeds either way)
                      profile={"hop_s": 1.6, "max_speech_s": 8.0, "length_step_s": 0.1}),
         ShippedModel("contrastive-librisim", threshold=0.4,
