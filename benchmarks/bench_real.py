@@ -215,6 +215,8 @@ def main() -> None:
                              "(ProfileConfig; default: each model's own)")
     parser.add_argument("--region-span", type=float, help="changes within this many seconds share one pass of the "
                         "front end (Refiner.region_span_s; 0: one per change; default: refine's own)")
+    parser.add_argument("--precision", choices=["float32", "bfloat16"],
+                        help="every refiner's front ends at this precision (Refiner.precision; default: float32)")
     parser.add_argument("--against", metavar="ROW",
                         help="a row's name (e.g. 'contrastive-seg @ 0.9 + shapes'): add each row's DER relative to it, "
                              "paired by hypothesis, with its 90%% interval over recordings")
@@ -223,15 +225,18 @@ def main() -> None:
     args = parser.parse_args()
     recs = recordings(args.corpus, args.sample)
     profile = args.profile | ({} if args.max_speech is None else {"max_speech_s": args.max_speech}) or None
-    options = {} if args.region_span is None else {"region_span_s": args.region_span}
+    options = ({} if args.region_span is None else {"region_span_s": args.region_span}) | \
+        ({} if args.precision is None else {"precision": args.precision})
     refiners = [Refiner(m, match_shapes=False, profile=profile, **options) for m in args.models]
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     if args.max_speech is not None:
         where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"
     if args.profile:
         where += f" (profiles: {json.dumps(args.profile)})"
-    if options:
+    if args.region_span is not None:
         where += f" (changes within {args.region_span:g} s share a front-end pass)"
+    if args.precision is not None:
+        where += f" (front ends in {args.precision})"
     for source in args.sources:
         label = f"perturb ({args.error_model})" if source == "perturb" else source
         report(f"{where}, {label}", hypotheses(recs, source, args.seeds, args.error_model), refiners, args.thresholds,

@@ -61,7 +61,8 @@ def long_recording(corpus: str, minutes: float, folder: Path) -> tuple[Path, Pat
 
 
 #: The ``refine`` commands timed: the default, and with each option that changes the work.
-REFINE_VARIANTS = ("refine", "refine --no-match-shapes", "refine --refine-edges", "refine --region-span 4")
+REFINE_VARIANTS = ("refine", "refine --no-match-shapes", "refine --refine-edges", "refine --region-span 4",
+                   "refine --precision bfloat16")
 
 
 def main() -> None:

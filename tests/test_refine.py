@@ -206,6 +206,9 @@ def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_
                  "--refine-edges", "--region-span", "4"]) == 0
     assert "edges moved" in capsys.readouterr().out
     assert_valid(read_rttm(out)["sample"], hypothesis)
+    assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint),
+                 "--precision", "bfloat16"]) == 0
+    assert_valid(read_rttm(out)["sample"], hypothesis)
 
 
 def test_cli_refine_takes_audio_and_rttm_options_as_adapt_does(tiny_checkpoint: Path, hypothesis: list[Turn],
@@ -311,6 +314,18 @@ def test_change_regions_hold_every_window_with_its_context() -> None:
     batches = region_batches(change_regions(times, 4.0, 3.0, 4.0), 8)
     assert [r for b in batches for r in b] == change_regions(times, 4.0, 3.0, 4.0)
     assert all(b[-1].stop - b[0].first <= 8 or len(b) == 1 for b in batches)
+
+
+def test_bfloat16_front_ends_predict_as_float32_does(hypothesis: list[Turn]) -> None:
+    """``precision="bfloat16"`` runs segmentation-3.0 (after its sinc stage) and CAM++ under CPU autocast: the
+    same changes, float32 outputs, and predictions near float32's."""
+    f32, bf16 = (Refiner(threshold=0.0, precision=p).refine_file(SAMPLE.audio, hypothesis)
+                 for p in ("float32", "bfloat16"))
+    assert len(f32.changes) == len(bf16.changes) > 0 and bf16.offset_s.dtype == np.float32
+    np.testing.assert_allclose(bf16.confidence, f32.confidence, atol=0.1)
+    assert np.median(np.abs(bf16.offset_s - f32.offset_s)) < 0.02
+    with pytest.raises(DiarefineError, match="precision must be one of"):
+        Refiner(precision="float16")
 
 
 @pytest.mark.parametrize("max_span_s, align", [(6.0, 1), (6.0, 10), (0.0, 10)])

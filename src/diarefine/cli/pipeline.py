@@ -51,7 +51,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
     jobs = _refine_inputs(args)
     outputs = OutputSet(files=[out for _, out in jobs] + ([args.json] if args.json else []))  # checked now
     settings = (args.model, args.threshold, args.device, args.batch_size, 600.0, args.refine_edges,
-                not args.no_match_shapes, args.shape_threshold, None, args.region_span)
+                not args.no_match_shapes, args.shape_threshold, None, args.region_span, args.precision)
     refiner = Refiner(*settings)  # model errors surface here, before any worker starts
     results = []
     with outputs:
@@ -199,7 +199,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         hypothesis = merge_turns(given[file_id])
     refiner = Refiner(args.model, args.threshold, args.device, refine_edges=args.refine_edges,
                       match_shapes=not args.no_match_shapes, shape_threshold=args.shape_threshold,
-                      region_span_s=args.region_span)
+                      region_span_s=args.region_span, precision=args.precision or "float32")
     bar, update = window_bar("refining")
     with bar:
         result = run_demo(audio, ref_turns, args.out, refiner, uem, hypothesis, _diarize_config(args), update,
@@ -264,7 +264,8 @@ def _add_diarize_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=["float32", "bfloat16"],
                    help="segmentation: bfloat16 runs the networks under CPU autocast, about a fifth less time on "
                         "CPUs with native bfloat16 (AVX512-BF16 / AMX), slower on others; its output differs from "
-                        "float32's, which is the same on every machine (default float32)")
+                        "float32's, which is the same on every machine (default float32; demo: the refiner's "
+                        "front ends too, as refine --precision)")
     p.add_argument("--clustering", choices=["spectral", "ahc"], help="simple: default spectral (eigen-gap count)")
     p.add_argument("--pruning", type=float, help="simple, spectral: share of each affinity row kept (default 0.3)")
 
@@ -293,6 +294,11 @@ def add_parsers(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output RTTM (or folder in folder mode)")
     _add_model_options(p)
     p.add_argument("--batch-size", type=int, default=64, help="windows per model call")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                   help="bfloat16 runs the front ends (segmentation-3.0 after its sinc stage, CAM++) under CPU "
+                        "autocast: about a sixth less time on CPUs with native bfloat16 (AVX512-BF16 / AMX), slower "
+                        "on others; the model was trained on float32 features (docs/RESULTS.md, 'refine: speed') "
+                        "(default: %(default)s)")
     p.add_argument("--json", metavar="OUT.json", help="also write the per-file summary as JSON")
     _add_corpus_options(p)
     p.set_defaults(func=cmd_refine)

@@ -83,7 +83,7 @@ class CampplusEmbedder(SpeakerEmbedder):
 
         def embed(batch: np.ndarray) -> np.ndarray:
             feats = np.stack([frames[i] for i in batch])  # [B, n, 80]
-            return self.network(torch.from_numpy(feats - feats.mean(axis=1, keepdims=True))).numpy()
+            return self.network(torch.from_numpy(feats - feats.mean(axis=1, keepdims=True))).float().numpy()
 
         for batch, embeddings in zip(batches, map_batches(embed, batches)):  # side by side on the cores
             out[batch] = embeddings

@@ -71,7 +71,8 @@ def run_demo(audio: str | Path, reference: Sequence[Turn], out_dir: str | Path, 
     baselines = {}  # each classical refiner on the model's own front end
     for name in classical:
         baseline = Refiner(classical_like(name, refiner.checkpoint), device=refiner.device, match_shapes=False,
-                           refine_edges=refiner.edge_refiner.config if refiner.edge_refiner else False)
+                           refine_edges=refiner.edge_refiner.config if refiner.edge_refiner else False,
+                           precision=refiner.precision)
         baselines[name] = baseline.refine_input(file)
     versions = {HYPOTHESIS: hypothesis, **{name: r.turns for name, r in baselines.items()}, REFINED: refinement.turns}
     moves = {name: MoveCounts.of([r]) for name, r in {**baselines, REFINED: refinement}.items()}

@@ -35,6 +35,7 @@ from ..errors import DiarefineError
 from ..features import FEATURES
 from ..features.pyannote_seg import PyannoteSegmentation
 from ..models import MODELS, Checkpoint, classical_checkpoint, classical_like, load_checkpoint
+from ..networks.precision import autocast, check_precision
 from ..types import Change, Seconds, Turn
 from ..units import DEFAULT_THRESHOLD, SAMPLE_RATE, confident
 from .edges import EdgeConfig, EdgeRefinement, EdgeRefiner
@@ -117,13 +118,21 @@ class Refiner:
     to embed all of every speaker's speech. ``region_span_s`` > 0 lets changes within that many seconds
     share one segmentation-3.0 pass over their region (`regions`; faster on dense files, but windows
     then see more context than in training: docs/RESULTS.md, "refine: speed"); 0 runs it on each change's own 10 s.
+    ``precision`` ``"bfloat16"`` runs the front ends (the window features' segmentation-3.0 after its sinc
+    stage, the speakers' CAM++ profiles) under CPU autocast: faster on CPUs that compute bfloat16 natively,
+    slower on others, and not what the model was trained on (its DER: docs/RESULTS.md, "refine: speed").
     """
 
     def __init__(self, model: str | Path | Checkpoint | None = None, threshold: float | None = None,
                  device: str | torch.device = "cpu", batch_size: int = 64, block_s: Seconds = 600.0,
                  refine_edges: bool | EdgeConfig = False, match_shapes: bool = True,
                  shape_threshold: float = DEFAULT_THRESHOLD, profile: dict | None = None,
-                 region_span_s: Seconds = 0.0) -> None:
+                 region_span_s: Seconds = 0.0, precision: str = "float32") -> None:
+        try:
+            check_precision(precision)
+        except ValueError as exc:
+            raise DiarefineError(str(exc)) from None
+        self.precision = precision
         checkpoint, classical, shipped_profile = None, None, {}
         if isinstance(model, Checkpoint):
             checkpoint, default_threshold = model, DEFAULT_THRESHOLD
@@ -240,8 +249,9 @@ class Refiner:
         if not changes:
             return offsets, confidences, 0, by_shape
         reads_embeddings = self.model.reads_speaker_embeddings  # else no profiles: zeros it never reads
-        chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s) \
-            if reads_embeddings else None
+        with autocast(self.precision):
+            chunks = self.embedder.speaker_chunks_from_file(info, turns, self.profile, self.block_s) \
+                if reads_embeddings else None
         context_s = max(self.extractor.context_s, self.model.extra_context_s if self.model.extra_inputs else 0.0,
                         self._shape_context_s if applies.any() else 0.0)
         regions = change_regions([c.time for c in changes], self.window_s, context_s, self.region_span_s)
@@ -251,7 +261,8 @@ class Refiner:
             audio = RegionAudio.read(info, group, [c.time for c in batch_changes], self.window_s, context_s,
                                      self._region_align)
             shaped = rows[applies[rows]]
-            feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
+            with autocast(self.precision):
+                feats, mask, count = self._features(audio, context_s, share=len(shaped) > 0)
             if reads_embeddings:
                 sides = [[window_embedding(chunks, speaker, c.time, self.window_s, self.profile, self.embedder.dim)
                           for speaker in (c.left_speaker, c.right_speaker)] for c in batch_changes]
@@ -292,7 +303,8 @@ class Refiner:
         waves, valid = audio.windows(context_s - self.extractor.context_s)
         inputs = [torch.from_numpy(x) for x in (waves, valid)]
         if not isinstance(self.extractor, PyannoteSegmentation):
-            return *self.extractor(*inputs), None
+            feats, mask = self.extractor(*inputs)
+            return feats.float(), mask, None
         share = share and self.features_share_segmentation
         network, trim_s = self.extractor.network, context_s - self.extractor.context_s
         window = [trim_context(x, self.extractor.context_s) for x in inputs]
@@ -305,8 +317,9 @@ class Refiner:
                 [(torch.from_numpy(x), torch.from_numpy(starts)) for x, starts in audio.stretches(regions, trim_s)],
                 n_samples)
             owner = torch.from_numpy(np.searchsorted(regions, audio.owner[rows]))
-            feats[rows], mask[rows] = self.extractor.window_features(
+            window_feats, mask[rows] = self.extractor.window_features(
                 layers, window_start_s, *(x[rows] for x in window), rows=owner)
+            feats[rows] = window_feats.float()  # bfloat16 under autocast
             if share:
                 count_here = count_from_log_probs(
                     network, layers.log_probs[owner], round((self.window_s + 2 * self._shape_context_s) * SAMPLE_RATE),
