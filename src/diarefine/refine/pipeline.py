@@ -208,10 +208,12 @@ class Refiner:
         return replace(result, seconds=time.perf_counter() - began)
 
     def describe(self) -> str:
-        """What refines the changes, for titles: the model and threshold, and the shape matchers' when on."""
+        """What refines the changes, for titles: the model and threshold, the shape matchers' when on, and
+        the front ends' precision when it is not float32."""
         shapes = " / ".join(m.name for m in self.shape_models)
         return (f"{self.model_name} (threshold {self.threshold:g})"
-                + (f", pauses / overlaps by {shapes} (threshold {self.shape_threshold:g})" if shapes else ""))
+                + (f", pauses / overlaps by {shapes} (threshold {self.shape_threshold:g})" if shapes else "")
+                + (f", front ends in {self.precision}" if self.precision != "float32" else ""))
 
     def table(self, results: Sequence[FileRefinement], max_files: int = 30) -> tuple[str, list[str], list[list[str]]]:
         """(title, header, rows) of what this refiner did: a row per file (the first ``max_files``),
