@@ -43,11 +43,16 @@ def span_fbanks(audio: np.ndarray, first: np.ndarray, count: np.ndarray) -> list
     """The fbank frames [count_k, 80] of each span (`span_frames`) of ``audio`` [N]. Kaldi frames are
     independent of each other (no dither), so a span's frames computed from its own samples equal
     those of the whole audio; whichever computes fewer frames is used (spans that cover little of
-    a long file, e.g. capped speaker profiles, skip the rest of it)."""
+    a long file, e.g. capped speaker profiles, skip the rest of it; spans then go side by side on the cores)."""
     if count.sum() >= n_fbank_frames(len(audio)):
         fbank = kaldi_fbank(audio)
         return [fbank[f:f + n] for f, n in zip(first, count)]
-    return [kaldi_fbank(audio[f * FBANK_HOP:(f + n - 1) * FBANK_HOP + FBANK_WINDOW]) for f, n in zip(first, count)]
+
+    def own_frames(span: tuple[int, int]) -> np.ndarray:  # (first frame, frame count)
+        f, n = span
+        return kaldi_fbank(audio[f * FBANK_HOP:(f + n - 1) * FBANK_HOP + FBANK_WINDOW])
+
+    return map_batches(own_frames, list(zip(first, count)))
 
 
 @EMBEDDERS.register("campplus")
