@@ -324,6 +324,8 @@ def test_bfloat16_front_ends_predict_as_float32_does(hypothesis: list[Turn]) -> 
     assert len(f32.changes) == len(bf16.changes) > 0 and bf16.offset_s.dtype == np.float32
     np.testing.assert_allclose(bf16.confidence, f32.confidence, atol=0.1)
     assert np.median(np.abs(bf16.offset_s - f32.offset_s)) < 0.02
+    other = Refiner("contrastive-librisim", precision="bfloat16").refine_file(SAMPLE.audio, hypothesis)  # resemblyzer
+    assert len(other.changes) == len(f32.changes) and np.isfinite(other.confidence).all()
     with pytest.raises(DiarefineError, match="precision must be one of"):
         Refiner(precision="float16")
 

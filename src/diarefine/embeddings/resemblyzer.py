@@ -64,5 +64,5 @@ class ResemblyzerEmbedder(SpeakerEmbedder):
             for lo in range(0, len(idx), self.config.batch_size):
                 with torch.inference_mode():
                     emb = self.encoder(torch.from_numpy(batch[lo:lo + self.config.batch_size]))
-                out[idx[lo:lo + self.config.batch_size]] = emb.numpy()
+                out[idx[lo:lo + self.config.batch_size]] = emb.float().numpy()  # float32 under any autocast
         return l2_normalize(out)

@@ -62,7 +62,7 @@ class WeSpeakerOnnxEmbedder(SpeakerEmbedder):
         """[B, N] float32 in [-1, 1] -> Kaldi-style mean-normalised fbank [B, N // 160, n_mels]."""
         feats = log_mel(torch.from_numpy(waves * 32768.0), win=FBANK_WIN, hop=FBANK_HOP, n_fft=512,
                         filters=self.filters)
-        return (feats - feats.mean(dim=1, keepdim=True)).numpy()
+        return (feats - feats.mean(dim=1, keepdim=True)).float().numpy()
 
     def embed_spans(self, audio: np.ndarray, spans: np.ndarray, speakers: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(spans), self.dim), np.float32)
