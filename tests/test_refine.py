@@ -3,6 +3,7 @@ abstention, folder mode, streaming, bad inputs; and the shipped model."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -202,6 +203,7 @@ def test_cli_refine_one_file(tiny_checkpoint: Path, hypothesis: list[Turn], tmp_
     assert_valid(read_rttm(out)["sample"], hypothesis)
     printed = capsys.readouterr().out
     assert "moved" in printed and "clamped" in printed and "RTF" in printed
+    assert json.loads((tmp_path / "summary.json").read_text())["precision"] == "float32"
     assert main(["refine", str(SAMPLE.audio), str(hyp), "-o", str(out), "--model", str(tiny_checkpoint),
                  "--refine-edges", "--region-span", "4"]) == 0
     assert "edges moved" in capsys.readouterr().out

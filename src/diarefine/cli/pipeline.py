@@ -71,7 +71,8 @@ def cmd_refine(args: argparse.Namespace) -> int:
         if args.json:
             write_json(outputs.path(args.json), {"model": refiner.model_name, "threshold": refiner.threshold,
                                                  "shape_threshold": refiner.shape_threshold if refiner.shape_models
-                                                 else None, "files": [r.summary() for r in results]})
+                                                 else None, "precision": refiner.precision,
+                                                 "files": [r.summary() for r in results]})
     print_table(*refiner.table(results))
     print(f"wrote {args.out}" + (f" ({len(results)} RTTM files)" if len(results) > 1 else ""))
     return 0
