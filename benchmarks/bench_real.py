@@ -18,7 +18,9 @@ oracle's gain it reaches, how many hypotheses it made worse
 (DER up by more than 0.05 points), and the median distance and acc@100 ms of the changes
 matched to a reference change; ``--per-recording`` adds each recording's relative change (its seeds
 pooled), to see where a refiner's gain or harm comes from; ``--against ROW`` adds each row's DER
-relative to that row's, paired by hypothesis, with its interval: to choose between two refiners.
+relative to that row's, paired by hypothesis, with its interval: to choose between two refiners;
+``--held-out CORPUS=CHECKPOINT ...`` adds a row in which each corpus is refined by a model that did not
+see it (cross-fitted fine-tunes: a fair place to tune a fine-tuned model's settings).
 The ami-debug meetings may be among segmentation-3.0's training data, so numbers of refiners built
 on it (``segmentation-snap``, ``pause-match``, ``overlap-match``, ``pyannote-seg`` models) are
 optimistic here. Use ``ami-debug/train``
@@ -41,7 +43,7 @@ from diarefine.display import percent, print_table, seconds
 from diarefine.metrics.bootstrap import relative_change_interval
 from diarefine.metrics.der import HEADLINE
 from diarefine.refine.compare import change_oracle, compare
-from diarefine.refine.files import open_input
+from diarefine.refine.files import FileInput, open_input
 from diarefine.refine.pipeline import FileRefinement, Refiner, apply_predictions
 from diarefine.refine.resolve import CLASSICAL_REFINERS, DEFAULT_MODEL, SHAPE_REFINERS
 from diarefine.rttm import load_uems, read_rttm
@@ -85,6 +87,35 @@ def with_shape_match(turns: list, model: FileRefinement, shapes: FileRefinement,
     return apply_predictions(model.file_id, turns, model.changes, np.where(routed, shapes.offset_s, model.offset_s),
                              np.where(routed, shapes.confidence, model.confidence),
                              np.where(routed, shape_threshold, threshold)).turns
+
+
+class HeldOutRefiner:
+    """One row of cross-fitted models: each recording refined by the model given for its corpus, one that
+    did not see that recording in training (e.g. fine-tunes on halves of ami-debug/train, each scored on
+    the other half). Duck-types the `Refiner` methods `report` uses; the models should share a front end."""
+
+    def __init__(self, by_recording: dict[str, Refiner], name: str = "held-out fine-tunes") -> None:
+        self.by_recording = by_recording
+        self.model_name = name
+        first = next(iter(by_recording.values()))
+        self.threshold, self.checkpoint = first.threshold, first.checkpoint
+
+    def refine_input(self, file: FileInput) -> FileRefinement:
+        recording = file.file_id if file.file_id in self.by_recording else file.file_id.rsplit("#", 1)[0]
+        return self.by_recording[recording].refine_input(file)
+
+
+def held_out_refiner(specs: list[str], corpora: list[str], **refiner_options) -> HeldOutRefiner:
+    """`HeldOutRefiner` from ``--held-out CORPUS=CHECKPOINT`` pairs; every CORPUS must be one of ``corpora``."""
+    by_recording = {}
+    for spec in specs:
+        corpus, sep, checkpoint = spec.partition("=")
+        if not sep or corpus not in corpora:
+            raise SystemExit(f"--held-out {spec!r}: expected CORPUS=CHECKPOINT with CORPUS one of --corpus "
+                             f"({', '.join(corpora) or 'none given'})")
+        refiner = Refiner(checkpoint, match_shapes=False, **refiner_options)
+        by_recording |= {r.file_id: refiner for r in discover_corpus(corpus)}
+    return HeldOutRefiner(by_recording)
 
 
 def own_pass_shapes(refiner: Refiner, options: dict | None) -> Refiner | None:
@@ -205,6 +236,9 @@ def main() -> None:
                         help="diarize: the default segmentation-3.0 diarizer; diarize-simple: the simple one")
     parser.add_argument("--models", nargs="+", default=[*CLASSICAL_REFINERS, DEFAULT_MODEL],
                         help="checkpoints, shipped or classical names (default: %(default)s)")
+    parser.add_argument("--held-out", nargs="+", default=[], metavar="CORPUS=CHECKPOINT",
+                        help="one more row: each CORPUS's recordings refined by its CHECKPOINT, a model that did not "
+                             "see them (cross-fitted fine-tunes); every CORPUS must be one of --corpus")
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
     parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
@@ -228,6 +262,8 @@ def main() -> None:
     options = ({} if args.region_span is None else {"region_span_s": args.region_span}) | \
         ({} if args.precision is None else {"precision": args.precision})
     refiners = [Refiner(m, match_shapes=False, profile=profile, **options) for m in args.models]
+    if args.held_out:
+        refiners.insert(0, held_out_refiner(args.held_out, args.corpus, profile=profile, **options))
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     if args.max_speech is not None:
         where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"
