@@ -42,7 +42,8 @@ SHIPPED_MODELS: dict[str, ShippedModel] = {
         ShippedModel("contrastive-seg", threshold=0.9,
                      summary="contrastive position scorer on segmentation-3.0 frames + fbank and CAM++ "
                              "embeddings, trained on noisy simulated LibriSpeech conversations and fine-tuned on "
-                             "real AMI meetings (ami-debug/train); threshold chosen on ami-debug/train",
+                             "real AMI meetings (ami-debug/train); threshold chosen on ami-debug/train, "
+                             "held out (fine-tunes on its halves, each scoring the other)",
                      # profile chunks without overlap: up to half the CAM++ work, the same DER on ami-debug/train
                      # (-25.0%) and -44.1% against -44.3% on simulated dev 0-19 (docs/RESULTS.md,
                      # "refine: speed"); about 8 s of each speaker's speech (15 s until ami-debug/train was
