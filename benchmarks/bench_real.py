@@ -105,14 +105,15 @@ class HeldOutRefiner:
         return self.by_recording[recording].refine_input(file)
 
 
-def held_out_refiner(specs: list[str], corpora: list[str], **refiner_options) -> HeldOutRefiner:
-    """`HeldOutRefiner` from ``--held-out CORPUS=CHECKPOINT`` pairs; every CORPUS must be one of ``corpora``."""
+def held_out_refiner(specs: list[str], corpora: list[str], sample: bool = False, **refiner_options) -> HeldOutRefiner:
+    """`HeldOutRefiner` from ``--held-out CORPUS=CHECKPOINT`` pairs, one for each of ``corpora`` (the
+    recordings of the table; ``sample``: the bundled sample too, which no pair can cover)."""
+    by_corpus = dict(spec.partition("=")[::2] for spec in specs)
+    if any("=" not in spec for spec in specs) or sorted(by_corpus) != sorted(corpora) or sample:
+        raise SystemExit(f"--held-out {' '.join(specs)}: expected one CORPUS=CHECKPOINT for each --corpus "
+                         f"({', '.join(corpora) or 'none given'}), and no --sample")
     by_recording = {}
-    for spec in specs:
-        corpus, sep, checkpoint = spec.partition("=")
-        if not sep or corpus not in corpora:
-            raise SystemExit(f"--held-out {spec!r}: expected CORPUS=CHECKPOINT with CORPUS one of --corpus "
-                             f"({', '.join(corpora) or 'none given'})")
+    for corpus, checkpoint in by_corpus.items():
         refiner = Refiner(checkpoint, match_shapes=False, **refiner_options)
         by_recording |= {r.file_id: refiner for r in discover_corpus(corpus)}
     return HeldOutRefiner(by_recording)
@@ -238,7 +239,7 @@ def main() -> None:
                         help="checkpoints, shipped or classical names (default: %(default)s)")
     parser.add_argument("--held-out", nargs="+", default=[], metavar="CORPUS=CHECKPOINT",
                         help="one more row: each CORPUS's recordings refined by its CHECKPOINT, a model that did not "
-                             "see them (cross-fitted fine-tunes); every CORPUS must be one of --corpus")
+                             "see them (cross-fitted fine-tunes); one pair for each --corpus")
     parser.add_argument("--thresholds", type=float, nargs="+", help="apply each refiner at these thresholds")
     parser.add_argument("--error-model", default="empirical", help="of the perturb source (e.g. pyannote-like)")
     parser.add_argument("--no-shape-rows", action="store_true", help="leave out the '+ shapes' rows")
@@ -263,7 +264,8 @@ def main() -> None:
         ({} if args.precision is None else {"precision": args.precision})
     refiners = [Refiner(m, match_shapes=False, profile=profile, **options) for m in args.models]
     if args.held_out:
-        refiners.insert(0, held_out_refiner(args.held_out, args.corpus, profile=profile, **options))
+        refiners.insert(0, held_out_refiner(args.held_out, args.corpus, args.sample, profile=profile,
+                                                       **options))
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     if args.max_speech is not None:
         where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"
