@@ -152,6 +152,14 @@ def test_evaluate_refuses_a_cache_built_with_other_features(caches, tmp_path: Pa
     assert "data.val: name the validation cache" in capsys.readouterr().err
 
 
+def test_evaluate_takes_a_shipped_model_by_name(caches, capsys) -> None:
+    train, _ = caches
+    # found by its name (not "no such checkpoint file"), then refused: the synthetic cache is not its front end
+    assert main(["evaluate", "--cache", str(train), "--no-classical", "contrastive-librisim"]) == 2
+    err = capsys.readouterr().err
+    assert "contrastive-librisim" in err and "trained on windows built otherwise" in err
+
+
 def test_augment_table_is_validated_and_trains(caches, tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown key 'freq_mask'"):
         load_train_config(None, ["model.name=mlp", "augment.freq_mask=2"])

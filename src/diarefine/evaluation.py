@@ -26,7 +26,7 @@ from .metrics.boundary import WindowMetrics, window_metrics
 from .models import MODELS, BoundaryModel, classical_checkpoint, load_checkpoint
 from .refine.files import audio_by_id
 from .refine.inputs import HYPOTHESIS_INPUTS, extra_inputs
-from .refine.resolve import CLASSICAL_REFINERS
+from .refine.resolve import CLASSICAL_REFINERS, SHIPPED_MODELS
 from .units import DEFAULT_THRESHOLD, confident
 
 NO_REFINEMENT = "no refinement"
@@ -223,7 +223,7 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
              batch_size: int = 64, device: str = "cpu", progress=None, model_overrides: dict | None = None,
              classical: tuple[str, ...] = CLASSICAL_REFINERS, audio_dir: str | Path | None = None) -> EvaluationReport:
     """Evaluate on the cache: "no refinement" (offset 0 everywhere), the ``classical`` refiners,
-    then each checkpoint (a path, or the name of a classical refiner).
+    then each checkpoint (a path, the name of a shipped model, or the name of a classical refiner).
 
     ``model_overrides`` change settings of every model that has them (e.g. ``{"n_sample_steps": 5}``
     for diffusion models); other models ignore them. Classical refiners that need audio read it
@@ -242,10 +242,11 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
             ckpt = classical_checkpoint(str(spec), dataset.config, dataset.feature_dim, dataset.embedding_dim,
                                         model_overrides)
             label = str(spec)
-        else:
-            ckpt = load_checkpoint(spec, overrides=model_overrides, ignore_unknown=True)
+        else:  # a shipped model by name (at this threshold, not its own), or a checkpoint path
+            shipped = SHIPPED_MODELS.get(str(spec))
+            ckpt = load_checkpoint(shipped.path if shipped else spec, overrides=model_overrides, ignore_unknown=True)
             check_compatible(ckpt.cache_config, dataset, str(spec))
-            label = checkpoint_label(spec)
+            label = str(spec) if shipped else checkpoint_label(spec)
         lacking = [key for kind, key in HYPOTHESIS_INPUTS.items()
                    if kind in ckpt.model.extra_inputs and key not in dataset.fields]
         if lacking:

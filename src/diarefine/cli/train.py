@@ -116,7 +116,8 @@ def add_parsers(sub) -> None:
                                    "'no refinement' row, by difficulty, with inference speed and size.")
     p.add_argument("--cache", required=True, action="append", help="cache file (.h5); repeat for shards")
     p.add_argument("checkpoints", metavar="CKPT", nargs="*",
-                   help="diarefine checkpoints (OUT/best.pt of train) or classical refiner names")
+                   help="diarefine checkpoints (OUT/best.pt of train), shipped model names (e.g. contrastive-seg) "
+                        "or classical refiner names")
     p.add_argument("--no-classical", action="store_true",
                    help=f"leave out the classical refiners ({', '.join(CLASSICAL_REFINERS)}; included by default)")
     p.add_argument("--audio-dir", help="audio of the cache's recordings (<file id>.<ext>), for the classical "
