@@ -26,7 +26,7 @@ from .metrics.boundary import WindowMetrics, window_metrics
 from .models import MODELS, BoundaryModel, classical_checkpoint, load_checkpoint
 from .refine.files import audio_by_id
 from .refine.inputs import HYPOTHESIS_INPUTS, extra_inputs
-from .refine.resolve import CLASSICAL_REFINERS, SHIPPED_MODELS
+from .refine.resolve import CLASSICAL_REFINERS, SHIPPED_MODELS, resolve_model
 from .units import DEFAULT_THRESHOLD, confident
 
 NO_REFINEMENT = "no refinement"
@@ -243,10 +243,9 @@ def evaluate(cache: str | Path | list, checkpoints: list[str | Path], threshold:
                                         model_overrides)
             label = str(spec)
         else:  # a shipped model by name (at this threshold, not its own), or a checkpoint path
-            shipped = SHIPPED_MODELS.get(str(spec))
-            ckpt = load_checkpoint(shipped.path if shipped else spec, overrides=model_overrides, ignore_unknown=True)
+            ckpt = load_checkpoint(resolve_model(spec).path, overrides=model_overrides, ignore_unknown=True)
             check_compatible(ckpt.cache_config, dataset, str(spec))
-            label = str(spec) if shipped else checkpoint_label(spec)
+            label = str(spec) if str(spec) in SHIPPED_MODELS else checkpoint_label(spec)
         lacking = [key for kind, key in HYPOTHESIS_INPUTS.items()
                    if kind in ckpt.model.extra_inputs and key not in dataset.fields]
         if lacking:
