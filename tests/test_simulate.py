@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from diarefine.cli import main
 from diarefine.errors import DiarefineError, InputFileError
 from diarefine.rttm import read_rttm, read_uem
 from diarefine.simulate import Acoustics, SimulationConfig, parse_splits, simulate_corpus
-from diarefine.simulate.sources import find_speech_files
+from diarefine.simulate.sources import change_speed, find_speech_files
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,52 @@ def test_simulate_reads_a_toml_config_and_refuses_typos(speech_dir: Path, tmp_pa
     bad.write_text("[simulate.turn_taking]\noverlap_prb = 0.1\n")
     assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "x"), "--config", str(bad)]) == 2
     assert "unknown key 'overlap_prb'" in capsys.readouterr().err
+
+
+def test_change_speed_scales_tempo_and_pitch() -> None:
+    t = np.arange(16_000) / 16_000
+    tone = np.sin(2 * np.pi * 200 * t).astype(np.float32)  # 1 s at 200 Hz
+    faster = change_speed(tone, 1.1)
+    assert len(faster) == pytest.approx(16_000 / 1.1, abs=1)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(faster))) * 16_000 / len(faster)
+    assert peak_hz == pytest.approx(220, abs=2)
+    assert change_speed(tone, 1.0) is tone
+    with pytest.raises(ValueError, match="speed"):
+        change_speed(tone, 3.0)
+
+
+def test_speed_factors_add_voices_of_their_own_in_the_speakers_split(speech_dir: Path, tmp_path: Path) -> None:
+    config = SimulationConfig(num_conversations=8, seed=5, splits=parse_splits("train=0.5,test=0.5"),
+                              speed_factors=(0.9, 1.1))
+    simulate_corpus(speech_dir, tmp_path / "sim", config, workers=2)
+    manifest = json.loads((tmp_path / "sim" / "manifest.json").read_text())
+    voices = {split: set(v) for split, v in manifest["speakers"].items()}
+    assert all(len(v) == 2 * 3 for v in voices.values()) and not voices["train"] & voices["test"]
+    used = set()
+    for entry in manifest["conversations"]:
+        split = entry["file_id"].rstrip("0123456789")
+        turns = read_rttm(tmp_path / "sim" / split / "rttm" / f"{entry['file_id']}.rttm")[entry["file_id"]]
+        labels = {t.speaker for t in turns}
+        assert labels <= voices[split] and labels <= set(entry["speakers"])
+        persons = [s.split("-sp")[0] for s in entry["speakers"]]
+        assert len(persons) == len(set(persons))  # never two voices of one speaker in a conversation
+        for speaker in entry["speakers"]:  # a voice's sources are played at its speed
+            speed = speaker.split("-sp")[1] if "-sp" in speaker else None
+            mine = [s for s in entry["sources"] if Path(s.split("@")[0]).name.startswith(speaker.split("-sp")[0] + "-")]
+            assert mine and all((s.split("@")[1] if "@" in s else None) == speed for s in mine)
+        used |= labels
+    assert any("-sp" in s for s in used) and any("-sp" not in s for s in used)
+    again = tmp_path / "again"
+    simulate_corpus(speech_dir, again, config, workers=1)
+    assert _files(tmp_path / "sim") == _files(again)
+
+
+def test_bad_speed_factors_are_refused(speech_dir: Path, tmp_path: Path, capsys) -> None:
+    for bad, message in (("1.0", "other than 1"), ("0.9,x", "separated by commas"), ("0.2", "in \\[0.5, 2\\]")):
+        assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "out"), "--speed-perturb", bad]) == 2
+        assert re.search(message, capsys.readouterr().err)
+        assert not (tmp_path / "out").exists()
+    toml = tmp_path / "sim.toml"
+    toml.write_text("[simulate]\nspeed_factors = [0.9, 0.9]\n")
+    assert main(["simulate", str(speech_dir), "-o", str(tmp_path / "out"), "--config", str(toml)]) == 2
+    assert "distinct" in capsys.readouterr().err

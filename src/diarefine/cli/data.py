@@ -14,12 +14,16 @@ from .common import add_jobs, config_from_toml, progress_bar
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from ..simulate import SimulationConfig, parse_splits, simulate_corpus
+    from ..simulate import SimulationConfig, parse_speed_factors, parse_splits, simulate_corpus
 
     config = config_from_toml(args.config, SimulationConfig, "simulate")
     overrides = {"num_conversations": args.num_conversations, "seed": args.seed,
-                 "speaker_regex": args.speaker_regex, "splits": parse_splits(args.splits) if args.splits else None}
-    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+                 "speaker_regex": args.speaker_regex, "splits": parse_splits(args.splits) if args.splits else None,
+                 "speed_factors": parse_speed_factors(args.speed_perturb) if args.speed_perturb else None}
+    try:
+        config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    except ValueError as exc:  # SimulationConfig's checks
+        raise DiarefineError(f"--speed-perturb: {exc}") from None
     acoustics = {"noise": args.noise, "noise_dir": args.noise_dir, "reverb_prob": args.reverb_prob,
                  "snr_db": tuple(args.snr_db) if args.snr_db else None}
     config = replace(config, acoustics=replace(config.acoustics, **{k: v for k, v in acoustics.items() if v is not None}))
@@ -108,6 +112,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--noise-dir", help="folder of noise recordings for --noise recorded")
     p.add_argument("--snr-db", type=float, nargs=2, metavar=("LO", "HI"), help="SNR range in dB (default 10 30)")
     p.add_argument("--reverb-prob", type=float, help="share of conversations with synthetic reverberation")
+    p.add_argument("--speed-perturb", metavar="SPEEDS",
+                   help="more voices: each speaker may also speak at these speeds (tempo and pitch), as a speaker "
+                        "of its own, e.g. 0.9,1.1 (Kaldi's speed perturbation; default none)")
     p.add_argument("--config", help="TOML file with a [simulate] table (turn_taking, acoustics, ...)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     add_jobs(p)

@@ -19,12 +19,13 @@ long as its speakers' audio allows; it ends when fewer than two speakers have au
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..types import Turn
 from ..units import SAMPLE_RATE, quantize_time
-from .sources import SourceRecording, load_source
+from .sources import SourceRecording, SourceRef, load_source
 
 FADE_S = 0.005
 LEVEL_DBFS = -26.0
@@ -71,7 +72,7 @@ class SpeakerPool:
     """A speaker's unused audio: its files in random order and a cursor; audio is never reused."""
 
     speaker: str
-    files: list
+    files: list[SourceRef]
     file_index: int = 0
     cursor_s: float = 0.0
 
@@ -82,7 +83,8 @@ class SpeakerPool:
         """The next piece of about ``target_s`` of speech, cut at a pause; None (nothing consumed)
         if the piece would be longer than ``max_s``; None when the speaker has no audio left."""
         while not self.exhausted():
-            source = load_source(self.files[self.file_index])
+            ref = self.files[self.file_index]
+            source = load_source(Path(ref.path), ref.speed)
             cuts = source.cut_points_s()
             cuts = np.append(cuts[cuts > self.cursor_s + min_s], source.duration_s)
             end = float(cuts[np.argmin(np.abs(cuts - (self.cursor_s + target_s)))])
@@ -155,7 +157,7 @@ def _gap(tt: TurnTaking, rng: np.random.Generator) -> float:
     return float(rng.gamma(tt.gap_shape, tt.gap_scale_s))
 
 
-def build_conversation(file_id: str, speaker_files: dict[str, list], tt: TurnTaking,
+def build_conversation(file_id: str, speaker_files: dict[str, list[SourceRef]], tt: TurnTaking,
                        rng: np.random.Generator) -> Conversation:
     """Lay out the turns of one conversation between the given speakers (see the module docstring)."""
     pools = {s: SpeakerPool(s, [files[i] for i in rng.permutation(len(files))]) for s, files in speaker_files.items()}

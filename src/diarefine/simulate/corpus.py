@@ -3,7 +3,8 @@
 Deterministic by seed: conversation i of split k draws everything from
 ``default_rng([seed, k, i])``, so the output does not depend on the number of workers.
 Speakers can be split into disjoint train / dev / test sets (``splits``); each split is a
-folder with the same layout. The corpus is written under a temporary name and renamed
+folder with the same layout. ``speed_factors`` adds voices: each speaker may also speak at those
+speeds (`sources.change_speed`), labelled as speakers of their own in its split. The corpus is written under a temporary name and renamed
 into place when complete.
 """
 
@@ -29,7 +30,7 @@ from ..units import SAMPLE_RATE
 from ..workers import process_pool
 from .acoustics import add_noise, coloured_noise, looped, reverberate, synthetic_rir
 from .conversation import TurnTaking, build_conversation
-from .sources import find_speech_files, load_source
+from .sources import SPEED_RANGE, SourceRef, find_speech_files, load_source, voice_name
 
 MANIFEST_SCHEMA = "diarefine.simulation/1"
 
@@ -52,6 +53,16 @@ class SimulationConfig:
     splits: tuple[tuple[str, float], ...] = ()  # e.g. (("train", 0.8), ("dev", 0.1), ("test", 0.1))
     turn_taking: TurnTaking = field(default_factory=TurnTaking)
     acoustics: Acoustics = field(default_factory=Acoustics)
+    #: Extra voices: each speaker of a conversation speaks at 1 or one of these speeds (drawn evenly),
+    #: labelled ``SPEAKER-spSPEED``; never two voices of one speaker in a conversation. E.g. (0.9, 1.1).
+    speed_factors: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        lo, hi = SPEED_RANGE
+        if any(not lo <= f <= hi or f == 1.0 for f in self.speed_factors) or len(set(self.speed_factors)) != len(
+                self.speed_factors):
+            raise ValueError(f"speed_factors must be distinct speeds in [{lo:g}, {hi:g}] other than 1 "
+                             f"(e.g. 0.9, 1.1), got {list(self.speed_factors)}")
 
 
 def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
@@ -68,6 +79,18 @@ def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
     if total <= 0 or any(share < 0 for _, share in pairs) or len({n for n, _ in pairs}) != len(pairs):
         raise DiarefineError(f"--splits {text!r}: shares must be non-negative with distinct names")
     return tuple((name, round(share / total, 6)) for name, share in pairs)
+
+
+def parse_speed_factors(text: str) -> tuple[float, ...]:
+    """``"0.9,1.1"`` -> (0.9, 1.1) (checked by `SimulationConfig`).
+
+    >>> parse_speed_factors("0.9, 1.1")
+    (0.9, 1.1)
+    """
+    try:
+        return tuple(float(f) for f in text.split(","))
+    except ValueError:
+        raise DiarefineError(f"--speed-perturb {text!r}: expected speeds separated by commas (e.g. 0.9,1.1)") from None
 
 
 def _allocate(n: int, shares: list[float]) -> list[int]:
@@ -89,14 +112,14 @@ class Job:
     index: int
     file_id: str
     out_dir: str
-    speaker_files: dict
+    speaker_files: dict[str, list[SourceRef]]  # speaker label (a voice) -> its sources
 
 
 def _render(job: Job, config: SimulationConfig, noise_files: list[str]) -> dict:
     """Build, render and write one conversation; returns its manifest entry."""
     rng = np.random.default_rng([config.seed, job.split_index, job.index, 1])
     tt, ac = config.turn_taking, config.acoustics
-    conv = build_conversation(job.file_id, {s: [Path(f) for f in fs] for s, fs in job.speaker_files.items()}, tt, rng)
+    conv = build_conversation(job.file_id, job.speaker_files, tt, rng)
     if not conv.placements:
         raise DiarefineError(f"{job.file_id}: the speakers' recordings hold no detectable speech")
     gains = {s: float(rng.uniform(*ac.speaker_gain_db)) for s in conv.speakers}
@@ -126,7 +149,7 @@ def _render(job: Job, config: SimulationConfig, noise_files: list[str]) -> dict:
     write_uem([Region(job.file_id, 0.0, duration)], out / "uem" / f"{job.file_id}.uem")  # Region quantizes
     return {"file_id": job.file_id, "speakers": conv.speakers, "duration_s": round(duration, 3),
             "n_turns": len(turns), "n_changes": len(find_changes(turns)), "snr_db": snr,
-            "sources": sorted({str(p.piece.source.path) for p in conv.placements})}
+            "sources": sorted({SourceRef(str(p.piece.source.path), p.piece.source.speed).label() for p in conv.placements})}
 
 
 def _render_star(args) -> dict:
@@ -161,7 +184,7 @@ def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp:
     for k, ((split, _), n_spk, n_conv) in enumerate(zip(splits, speaker_counts, conv_counts)):
         speakers = sorted(names[i] for i in order[start:start + n_spk])
         start += n_spk
-        split_speakers[split or "all"] = speakers
+        split_speakers[split or "all"] = sorted(voice_name(s, f) for s in speakers for f in (1.0, *config.speed_factors))
         if n_conv and len(speakers) < lo_spk:
             raise DiarefineError(f"split {split or 'all'!r} has {len(speakers)} speaker(s); a conversation needs "
                                  f"at least {lo_spk} (give more speakers or other --splits)")
@@ -172,8 +195,10 @@ def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp:
             rng = np.random.default_rng([config.seed, k, i])
             n = min(int(rng.integers(lo_spk, hi_spk + 1)), len(speakers))
             chosen = sorted(rng.choice(speakers, size=n, replace=False).tolist())
+            speeds = [1.0] * n if not config.speed_factors else rng.choice((1.0, *config.speed_factors), size=n)
             jobs.append(Job(k, i, f"{split or 'sim'}{i:05d}", str(folder),
-                            {s: [str(p) for p in by_speaker[s]] for s in chosen}))
+                            {voice_name(s, float(f)): [SourceRef(str(p), float(f)) for p in by_speaker[s]]
+                             for s, f in zip(chosen, speeds)}))
     return jobs, split_speakers
 
 
@@ -215,7 +240,7 @@ def simulate_conversations(groups: Sequence[tuple[str, dict[str, list[Path]]]], 
     def plan(tmp: Path) -> tuple[list[Job], dict]:
         for sub in ("audio", "rttm", "uem"):
             (tmp / sub).mkdir(parents=True, exist_ok=True)
-        jobs = [Job(0, i, file_id, str(tmp), {spk: [str(f) for f in files] for spk, files in speakers.items()})
+        jobs = [Job(0, i, file_id, str(tmp), {spk: [SourceRef(str(f)) for f in files] for spk, files in speakers.items()})
                 for i, (file_id, speakers) in enumerate(groups)]
         return jobs, {file_id: sorted(speakers) for file_id, speakers in groups}
 
@@ -248,5 +273,5 @@ def _write_corpus(out_dir: str | Path, overwrite: bool, plan, config: Simulation
     return SimulationSummary(out_dir, entries)
 
 
-__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_splits", "simulate_conversations",
+__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_speed_factors", "parse_splits", "simulate_conversations",
            "simulate_corpus"]

@@ -2,7 +2,10 @@
 
 A folder is searched recursively for audio files. The speaker of a file is its name's first
 field (LibriSpeech ``103-1240-0000.flac`` -> ``103``), or group ``speaker`` (else group 1) of a
-``speaker_regex`` matched against the path relative to the folder.
+``speaker_regex`` matched against the path relative to the folder. A source may be played at
+another speed (`SourceRef.speed`): tempo and pitch both scale, which makes a new voice from the
+same person (Kaldi's speed perturbation, Ko et al., 2015), so that 201 recorded speakers can
+stand for three times as many.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import AUDIO_SUFFIXES, load_audio
+from ..audio import AUDIO_SUFFIXES, load_audio, resample
 from ..errors import DiarefineError, InputFileError
 from ..units import SAMPLE_RATE
 
@@ -64,13 +67,56 @@ def find_speech_files(root: str | Path, speaker_regex: str | None = None) -> dic
     return by_speaker
 
 
+#: Speeds a source may be played at (outside, the voice no longer sounds like speech).
+SPEED_RANGE: tuple[float, float] = (0.5, 2.0)
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A source file and the speed it is played at (1: as recorded); picklable, for worker jobs."""
+
+    path: str
+    speed: float = 1.0
+
+    def label(self) -> str:
+        """The path, with ``@speed`` when not 1 (the manifest's record of what was used).
+
+        >>> SourceRef("a/103-1.flac", 1.1).label(), SourceRef("a/103-1.flac").label()
+        ('a/103-1.flac@1.1', 'a/103-1.flac')
+        """
+        return self.path if self.speed == 1.0 else f"{self.path}@{self.speed:g}"
+
+
+def voice_name(speaker: str, speed: float) -> str:
+    """The speaker label of ``speaker``'s voice at ``speed`` (Kaldi's ``sp`` prefix, as a suffix here).
+
+    >>> voice_name("103", 1.0), voice_name("103", 0.9)
+    ('103', '103-sp0.9')
+    """
+    return speaker if speed == 1.0 else f"{speaker}-sp{speed:g}"
+
+
+def change_speed(samples: np.ndarray, speed: float) -> np.ndarray:
+    """[N] 16 kHz samples played ``speed`` times faster: [about N / speed], tempo and pitch x ``speed``.
+
+    >>> change_speed(np.zeros(16_000, np.float32), 0.9).shape
+    (17778,)
+    """
+    if not SPEED_RANGE[0] <= speed <= SPEED_RANGE[1]:
+        raise ValueError(f"speed {speed} outside {SPEED_RANGE}")
+    if speed == 1.0:
+        return samples
+    return resample(samples, round(SAMPLE_RATE * speed), SAMPLE_RATE)  # read as if recorded at rate x speed
+
+
 @dataclass(frozen=True)
 class SourceRecording:
-    """One source file at 16 kHz with its frame-level speech activity (10 ms frames)."""
+    """One source file at 16 kHz (played at ``speed``) with its frame-level speech activity (10 ms frames)."""
 
     path: Path
     samples: np.ndarray  # [N] float32
     active: np.ndarray  # [F] bool, frame f covers [f * 10 ms, (f + 1) * 10 ms)
+    speed: float = 1.0
 
     @property
     def duration_s(self) -> float:
@@ -125,7 +171,7 @@ def speech_activity(samples: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def load_source(path: Path) -> SourceRecording:
-    """Load (and cache) a source file with its speech activity."""
-    samples = load_audio(path)
-    return SourceRecording(path, samples, speech_activity(samples))
+def load_source(path: Path, speed: float = 1.0) -> SourceRecording:
+    """Load (and cache) a source file, played at ``speed``, with its speech activity."""
+    samples = change_speed(load_audio(path), speed)
+    return SourceRecording(path, samples, speech_activity(samples), speed)
