@@ -4,8 +4,8 @@ Deterministic by seed: conversation i of split k draws everything from
 ``default_rng([seed, k, i])``, so the output does not depend on the number of workers.
 Speakers can be split into disjoint train / dev / test sets (``splits``); each split is a
 folder with the same layout. ``speed_factors`` adds voices: each speaker may also speak at those
-speeds (`sources.change_speed`), labelled as speakers of their own in its split. The corpus is written under a temporary name and renamed
-into place when complete.
+speeds (`sources.change_speed`), labelled as speakers of their own in its split. The corpus is
+written under a temporary name and renamed into place when complete.
 """
 
 from __future__ import annotations
@@ -149,7 +149,8 @@ def _render(job: Job, config: SimulationConfig, noise_files: list[str]) -> dict:
     write_uem([Region(job.file_id, 0.0, duration)], out / "uem" / f"{job.file_id}.uem")  # Region quantizes
     return {"file_id": job.file_id, "speakers": conv.speakers, "duration_s": round(duration, 3),
             "n_turns": len(turns), "n_changes": len(find_changes(turns)), "snr_db": snr,
-            "sources": sorted({SourceRef(str(p.piece.source.path), p.piece.source.speed).label() for p in conv.placements})}
+            "sources": sorted({SourceRef(str(p.piece.source.path), p.piece.source.speed).label()
+                               for p in conv.placements})}
 
 
 def _render_star(args) -> dict:
@@ -184,7 +185,8 @@ def _plan_jobs(by_speaker: dict[str, list[Path]], config: SimulationConfig, tmp:
     for k, ((split, _), n_spk, n_conv) in enumerate(zip(splits, speaker_counts, conv_counts)):
         speakers = sorted(names[i] for i in order[start:start + n_spk])
         start += n_spk
-        split_speakers[split or "all"] = sorted(voice_name(s, f) for s in speakers for f in (1.0, *config.speed_factors))
+        voices = (1.0, *config.speed_factors)
+        split_speakers[split or "all"] = sorted(voice_name(s, f) for s in speakers for f in voices)
         if n_conv and len(speakers) < lo_spk:
             raise DiarefineError(f"split {split or 'all'!r} has {len(speakers)} speaker(s); a conversation needs "
                                  f"at least {lo_spk} (give more speakers or other --splits)")
@@ -240,7 +242,7 @@ def simulate_conversations(groups: Sequence[tuple[str, dict[str, list[Path]]]], 
     def plan(tmp: Path) -> tuple[list[Job], dict]:
         for sub in ("audio", "rttm", "uem"):
             (tmp / sub).mkdir(parents=True, exist_ok=True)
-        jobs = [Job(0, i, file_id, str(tmp), {spk: [SourceRef(str(f)) for f in files] for spk, files in speakers.items()})
+        jobs = [Job(0, i, file_id, str(tmp), {spk: [SourceRef(str(f)) for f in fs] for spk, fs in speakers.items()})
                 for i, (file_id, speakers) in enumerate(groups)]
         return jobs, {file_id: sorted(speakers) for file_id, speakers in groups}
 
@@ -273,5 +275,5 @@ def _write_corpus(out_dir: str | Path, overwrite: bool, plan, config: Simulation
     return SimulationSummary(out_dir, entries)
 
 
-__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_speed_factors", "parse_splits", "simulate_conversations",
-           "simulate_corpus"]
+__all__ = ["Acoustics", "SimulationConfig", "SimulationSummary", "TurnTaking", "parse_speed_factors", "parse_splits",
+           "simulate_conversations", "simulate_corpus"]
