@@ -264,8 +264,7 @@ def main() -> None:
         ({} if args.precision is None else {"precision": args.precision})
     refiners = [Refiner(m, match_shapes=False, profile=profile, **options) for m in args.models]
     if args.held_out:
-        refiners.insert(0, held_out_refiner(args.held_out, args.corpus, args.sample, profile=profile,
-                                                       **options))
+        refiners.insert(0, held_out_refiner(args.held_out, args.corpus, args.sample, profile=profile, **options))
     where = " + ".join(args.corpus + (["sample"] if args.sample else []))
     if args.max_speech is not None:
         where += f" (profiles: {f'{args.max_speech:g} s' if args.max_speech else 'all'} of each speaker's speech)"

@@ -59,8 +59,8 @@ class SimulationConfig:
 
     def __post_init__(self) -> None:
         lo, hi = SPEED_RANGE
-        if any(not lo <= f <= hi or f == 1.0 for f in self.speed_factors) or len(set(self.speed_factors)) != len(
-                self.speed_factors):
+        out_of_range = [f for f in self.speed_factors if not lo <= f <= hi or f == 1.0]
+        if out_of_range or len(set(self.speed_factors)) != len(self.speed_factors):
             raise ValueError(f"speed_factors must be distinct speeds in [{lo:g}, {hi:g}] other than 1 "
                              f"(e.g. 0.9, 1.1), got {list(self.speed_factors)}")
 
